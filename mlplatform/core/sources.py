@@ -1,0 +1,143 @@
+"""Read Made With ML tables from a source location: an http(s) prefix, a directory or an fsspec URI."""
+
+from __future__ import annotations
+
+import urllib.error
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+DEFAULT_SOURCE = (
+    "https://raw.githubusercontent.com/GokuMohandas/Made-With-ML/"
+    "e8dfdbe98f55cba8befaf8409e16e48fac2d26d8/datasets"
+)
+
+INTEGER, TIMESTAMP, TEXT = "integer", "timestamp", "text"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A source table: its file name and the type of each expected column."""
+
+    name: str
+    columns: Mapping[str, str]
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.name}.csv"
+
+
+PROJECTS = TableSpec(
+    "projects", {"id": INTEGER, "created_on": TIMESTAMP, "title": TEXT, "description": TEXT}
+)
+TAGS = TableSpec("tags", {"id": INTEGER, "tag": TEXT})
+
+
+class SourceError(Exception):
+    """The source could not be read. `retryable` tells whether trying again may help."""
+
+    retryable = False
+
+
+class SourceUnavailableError(SourceError):
+    """A transient failure (network, 5xx, timeout): worth retrying."""
+
+    retryable = True
+
+
+class SourceNotFoundError(SourceError):
+    """The file does not exist at the location."""
+
+
+class SourceFormatError(SourceError):
+    """The file exists but its content cannot be parsed or typed."""
+
+
+def table_uri(location: str, spec: TableSpec) -> str:
+    """Where a table lives under a source location (URL prefix, directory or fsspec URI)."""
+    return f"{location.rstrip('/')}/{spec.file_name}"
+
+
+def read_table(location: str, spec: TableSpec) -> pd.DataFrame:
+    """Read one table as typed columns. Missing or extra columns are left for validation."""
+    uri = table_uri(location, spec)
+    raw = _read_csv_text(uri)
+    return type_columns(raw, spec, uri)
+
+
+def _read_csv_text(uri: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(uri, dtype="string", keep_default_na=False, na_values=[""])
+    except FileNotFoundError as error:
+        raise SourceNotFoundError(f"{uri}: file not found") from error
+    except urllib.error.HTTPError as error:
+        message = f"{uri}: HTTP {error.code} {error.reason}"
+        if error.code in (408, 425, 429) or error.code >= 500:
+            raise SourceUnavailableError(message) from error
+        raise SourceNotFoundError(message) from error
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise SourceFormatError(f"{uri}: not a readable CSV file ({error})") from error
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
+        raise SourceUnavailableError(f"{uri}: {error}") from error
+
+
+def type_columns(frame: pd.DataFrame, spec: TableSpec, uri: str) -> pd.DataFrame:
+    """Cast the expected columns to their types, naming the rows that do not fit."""
+    typed = frame.copy()
+    for column, kind in spec.columns.items():
+        if column not in typed.columns:
+            continue
+        typed[column] = _cast(typed[column], kind, uri)
+    return typed
+
+
+def _cast(values: pd.Series, kind: str, uri: str) -> pd.Series:
+    if kind == TEXT:
+        return values.astype("string")
+    if kind == INTEGER:
+        cast = pd.to_numeric(values, errors="coerce")
+        bad = values.notna() & (cast.isna() | (cast % 1 != 0)).fillna(True)
+        _raise_for_bad_values(values, bad, uri, "an integer")
+        return cast.astype("Int64")
+    cast = pd.to_datetime(values, errors="coerce", format="ISO8601")
+    _raise_for_bad_values(values, values.notna() & cast.isna(), uri, "a timestamp")
+    # Microseconds: a plain TIMESTAMP in DuckDB and BigQuery (nanoseconds are DuckDB-only).
+    return cast.astype("datetime64[us]")
+
+
+def _raise_for_bad_values(values: pd.Series, bad: pd.Series, uri: str, expected: str) -> None:
+    if not bad.any():
+        return
+    # Line numbers as a user sees them in the file: the header is line 1.
+    samples = ", ".join(f"line {index + 2}: {values[index]!r}" for index in values.index[bad][:5])
+    raise SourceFormatError(
+        f"{uri}: column {values.name!r} has {int(bad.sum())} value(s) that are not {expected} "
+        f"({samples})"
+    )
+
+
+def visible_as_of(projects: pd.DataFrame, as_of: pd.Timestamp | None) -> pd.DataFrame:
+    """Projects created at or before `as_of` (all of them when `as_of` is None)."""
+    if as_of is None or "created_on" not in projects.columns:
+        return projects
+    return projects[projects["created_on"] <= as_of].reset_index(drop=True)
+
+
+def tags_visible_as_of(tags: pd.DataFrame, visible_projects: pd.DataFrame) -> pd.DataFrame:
+    """Tags carry no timestamp: a tag is visible when its project is."""
+    if "id" not in tags.columns or "id" not in visible_projects.columns:
+        return tags
+    return tags[tags["id"].isin(visible_projects["id"])].reset_index(drop=True)
+
+
+def parse_as_of(value: str | None) -> pd.Timestamp | None:
+    """Parse MLPLATFORM_SOURCE_AS_OF; a bad value is an error naming the variable."""
+    if not value:
+        return None
+    try:
+        return pd.Timestamp(value)
+    except ValueError as error:
+        raise ValueError(
+            f"MLPLATFORM_SOURCE_AS_OF={value!r} is not a timestamp (e.g. 2020-06-01)"
+        ) from error

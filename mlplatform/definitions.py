@@ -1,0 +1,22 @@
+"""The code location: one `Definitions`, built from settings. Nothing heavy runs here."""
+
+from dagster import Definitions, load_assets_from_modules
+
+from mlplatform.ingestion import assets as ingestion_assets
+from mlplatform.lib.execution import executor_for
+from mlplatform.quality.checks import labeled_projects_gx_suite
+from mlplatform.resources import build_resources
+from mlplatform.settings import Settings
+from mlplatform.transformation import assets as transformation_assets
+
+
+def build_definitions(settings: Settings) -> Definitions:
+    return Definitions(
+        assets=load_assets_from_modules([ingestion_assets, transformation_assets]),
+        asset_checks=[labeled_projects_gx_suite],
+        resources=build_resources(settings),
+        executor=executor_for(settings.executor),
+    )
+
+
+defs = build_definitions(Settings.from_env())

@@ -1,0 +1,1 @@
+"""Dagster-aware helpers shared by the asset modules."""

@@ -1,0 +1,52 @@
+"""Turn a Great Expectations suite outcome into a Dagster asset check result."""
+
+from __future__ import annotations
+
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
+
+from mlplatform.core.validation import SuiteOutcome
+
+GX_CHECK_NAME = "gx_suite"
+
+
+def gx_check_spec(asset: str) -> AssetCheckSpec:
+    """The blocking check that runs `gx/expectations/<asset>.json` on the asset's data."""
+    return AssetCheckSpec(
+        GX_CHECK_NAME,
+        asset=AssetKey(asset),
+        blocking=True,
+        description=f"Great Expectations suite gx/expectations/{asset}.json (blocks downstream).",
+    )
+
+
+def suite_check_result(outcome: SuiteOutcome) -> AssetCheckResult:
+    """A failed suite is an ERROR: with a blocking spec it stops everything downstream."""
+    failures = outcome.failures
+    metadata = {
+        "suite": outcome.suite,
+        "rows_validated": outcome.rows,
+        "expectations_evaluated": len(outcome.expectations),
+        "expectations_failed": len(failures),
+        "results": MetadataValue.md(outcome.to_markdown()),
+    }
+    if failures:
+        metadata["failed_expectations"] = MetadataValue.json(
+            [
+                {
+                    "expectation": f.expectation,
+                    "column": f.column_label,
+                    "unexpected_count": f.unexpected_count,
+                    "sample": list(f.sample),
+                    "observed": f.observed,
+                    "error": f.error,
+                }
+                for f in failures
+            ]
+        )
+    return AssetCheckResult(
+        check_name=GX_CHECK_NAME,
+        passed=outcome.success,
+        severity=AssetCheckSeverity.ERROR,
+        description=outcome.summary(),
+        metadata=metadata,
+    )

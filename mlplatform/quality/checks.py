@@ -1,0 +1,21 @@
+"""Great Expectations checks on assets that are built outside Python (dbt models)."""
+
+import pandas as pd
+from dagster import AssetCheckResult, AssetKey, asset_check
+
+from mlplatform.lib.execution import WAREHOUSE_POOL
+from mlplatform.lib.checks import GX_CHECK_NAME, suite_check_result
+from mlplatform.resources.great_expectations import GreatExpectationsResource
+
+
+@asset_check(
+    asset=AssetKey("labeled_projects"),
+    name=GX_CHECK_NAME,
+    blocking=True,
+    pool=WAREHOUSE_POOL,
+    description="Great Expectations suite gx/expectations/labeled_projects.json (blocks downstream).",
+)
+def labeled_projects_gx_suite(
+    labeled_projects: pd.DataFrame, great_expectations: GreatExpectationsResource
+) -> AssetCheckResult:
+    return suite_check_result(great_expectations.validate(labeled_projects, "labeled_projects"))

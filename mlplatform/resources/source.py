@@ -1,0 +1,39 @@
+"""The built-in source loader: Made With ML CSV files under one location."""
+
+from __future__ import annotations
+
+import pandas as pd
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from mlplatform.core.sources import (
+    DEFAULT_SOURCE,
+    PROJECTS,
+    TAGS,
+    parse_as_of,
+    read_table,
+    table_uri,
+    tags_visible_as_of,
+    visible_as_of,
+)
+
+
+class MadeWithMLSource(ConfigurableResource):
+    """Reads `projects.csv` and `tags.csv` from an http(s) prefix, a directory or an fsspec URI."""
+
+    location: str = Field(default=DEFAULT_SOURCE, description="Base location of the CSV files.")
+    as_of: str | None = Field(
+        default=None, description="Hide rows created after this timestamp (replays arrival)."
+    )
+
+    def uri(self, table: str) -> str:
+        return table_uri(self.location, {"projects": PROJECTS, "tags": TAGS}[table])
+
+    def read_projects(self) -> pd.DataFrame:
+        return visible_as_of(read_table(self.location, PROJECTS), parse_as_of(self.as_of))
+
+    def read_tags(self) -> pd.DataFrame:
+        tags = read_table(self.location, TAGS)
+        if parse_as_of(self.as_of) is None:
+            return tags
+        return tags_visible_as_of(tags, self.read_projects())
