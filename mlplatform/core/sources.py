@@ -1,4 +1,4 @@
-"""Read Made With ML tables from a source location: an http(s) prefix, a directory or an fsspec URI."""
+"""Read Made With ML tables from a source: an http(s) prefix, a directory or an fsspec URI."""
 
 from __future__ import annotations
 

@@ -61,19 +61,24 @@ class SuiteOutcome:
     def summary(self) -> str:
         if self.success:
             return f"suite {self.suite!r}: all {len(self.expectations)} expectations passed"
-        failed = "; ".join(f"{o.expectation}({o.column_label}): {o.describe()}" for o in self.failures)
+        failed = "; ".join(
+            f"{o.expectation}({o.column_label}): {o.describe()}" for o in self.failures
+        )
         return f"suite {self.suite!r} failed {len(self.failures)} expectation(s): {failed}"
 
 
-def outcome_from_gx(expectation_type: str, kwargs: dict, success: bool, result: dict,
-                    error: str | None = None) -> ExpectationOutcome:
+def outcome_from_gx(
+    expectation_type: str, kwargs: dict, success: bool, result: dict, error: str | None = None
+) -> ExpectationOutcome:
     """Build an outcome from the pieces of a GX `ExpectationValidationResult`."""
     return ExpectationOutcome(
         expectation=expectation_type,
         columns=_columns(expectation_type, kwargs),
         success=success,
         unexpected_count=result.get("unexpected_count"),
-        sample=tuple(_plain(v) for v in (result.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]),
+        sample=tuple(
+            _plain(v) for v in (result.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]
+        ),
         observed=_plain(result.get("details") or result.get("observed_value")),
         error=error,
     )

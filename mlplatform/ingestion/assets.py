@@ -4,7 +4,6 @@ Write-audit-publish: the GX suite runs on the batch in memory and the table is w
 when it passes, so a bad batch never overwrites what the warehouse already holds.
 """
 
-
 from collections.abc import Callable, Iterator
 
 import pandas as pd

@@ -15,8 +15,12 @@ def gx_check_spec(asset: str) -> AssetCheckSpec:
         GX_CHECK_NAME,
         asset=AssetKey(asset),
         blocking=True,
-        description=f"Great Expectations suite gx/expectations/{asset}.json (blocks downstream).",
+        description=gx_check_description(asset),
     )
+
+
+def gx_check_description(asset: str) -> str:
+    return f"Great Expectations suite gx/expectations/{asset}.json (blocks downstream)."
 
 
 def suite_check_result(outcome: SuiteOutcome) -> AssetCheckResult:

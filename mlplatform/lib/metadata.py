@@ -17,7 +17,9 @@ def frame_metadata(frame: pd.DataFrame) -> dict:
     return table_metadata(len(frame), columns, frame.head(PREVIEW_ROWS))
 
 
-def table_metadata(row_count: int, columns: Iterable[tuple[str, str]], preview: pd.DataFrame) -> dict:
+def table_metadata(
+    row_count: int, columns: Iterable[tuple[str, str]], preview: pd.DataFrame
+) -> dict:
     return {
         "dagster/row_count": row_count,
         "dagster/column_schema": TableSchema(

@@ -3,8 +3,8 @@
 import pandas as pd
 from dagster import AssetCheckResult, AssetKey, asset_check
 
+from mlplatform.lib.checks import GX_CHECK_NAME, gx_check_description, suite_check_result
 from mlplatform.lib.execution import WAREHOUSE_POOL
-from mlplatform.lib.checks import GX_CHECK_NAME, suite_check_result
 from mlplatform.resources.great_expectations import GreatExpectationsResource
 
 
@@ -13,7 +13,7 @@ from mlplatform.resources.great_expectations import GreatExpectationsResource
     name=GX_CHECK_NAME,
     blocking=True,
     pool=WAREHOUSE_POOL,
-    description="Great Expectations suite gx/expectations/labeled_projects.json (blocks downstream).",
+    description=gx_check_description("labeled_projects"),
 )
 def labeled_projects_gx_suite(
     labeled_projects: pd.DataFrame, great_expectations: GreatExpectationsResource

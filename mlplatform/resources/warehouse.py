@@ -37,8 +37,10 @@ class DuckDBWarehouse(ConfigurableResource):
     @contextmanager
     def dbt_environment(self) -> Iterator[None]:
         """Expose the warehouse location to a dbt subprocess (its profile reads these)."""
-        values = {"MLPLATFORM_DUCKDB_PATH": self.database,
-                  "MLPLATFORM_WAREHOUSE_SCHEMA": self.schema_name}
+        values = {
+            "MLPLATFORM_DUCKDB_PATH": self.database,
+            "MLPLATFORM_WAREHOUSE_SCHEMA": self.schema_name,
+        }
         previous = {name: os.environ.get(name) for name in values}
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         os.environ.update(values)

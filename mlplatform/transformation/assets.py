@@ -1,11 +1,15 @@
 """dbt models as assets; dbt tests become asset checks."""
 
-
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, Output
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
 
 from mlplatform.lib.execution import WAREHOUSE_POOL
 from mlplatform.lib.metadata import table_metadata
@@ -49,7 +53,10 @@ def madewithml_dbt_models(
             table = context.asset_key_for_output(event.output_name).path[-1]
             profile = warehouse.profile_table(table)
             event = event.with_metadata(
-                {**event.metadata, **table_metadata(profile.row_count, profile.columns, profile.preview)}
+                {
+                    **event.metadata,
+                    **table_metadata(profile.row_count, profile.columns, profile.preview),
+                }
             )
         yield event
     if not invocation.is_successful():

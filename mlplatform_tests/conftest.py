@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from mlplatform_tests.fixtures import make_projects_and_tags, write_source
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "madewithml"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A fresh clone has no dbt manifest yet: prepare it once, before definitions import."""
+    from mlplatform.transformation.project import dbt_project
+
+    if not dbt_project.manifest_path.exists():
+        dbt_project.preparer.prepare(dbt_project)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not (SHARED_DATA / "projects.csv").exists():
+        pytest.skip(f"real Made With ML data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def source_dir(tmp_path: Path) -> Path:
+    return write_source(tmp_path / "source", *make_projects_and_tags())
+
+
+@pytest.fixture
+def settings_for(tmp_path: Path):
+    """Settings pointing at a temporary home (DuckDB file) and a given source."""
+    from mlplatform.settings import Settings
+
+    def build(source: Path | str, **overrides) -> Settings:
+        base = Settings.from_env(
+            {"MLPLATFORM_HOME": str(tmp_path / "home"), "MLPLATFORM_SOURCE": str(source)}
+        )
+        return dataclasses.replace(base, **overrides)
+
+    return build

@@ -1,0 +1,83 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlplatform.core.sources import (
+    PROJECTS,
+    TAGS,
+    SourceFormatError,
+    SourceNotFoundError,
+    SourceUnavailableError,
+    parse_as_of,
+    read_table,
+    tags_visible_as_of,
+    visible_as_of,
+)
+from mlplatform_tests.fixtures import make_projects_and_tags, write_source
+from mlplatform_tests.http_source import serve_directory
+
+
+def test_read_table_types_columns(source_dir: Path) -> None:
+    projects = read_table(str(source_dir), PROJECTS)
+    assert list(projects.columns) == ["id", "created_on", "title", "description"]
+    assert str(projects["id"].dtype) == "Int64"
+    assert str(projects["created_on"].dtype) == "datetime64[us]"
+    assert str(projects["title"].dtype) == "string"
+    assert len(projects) == 40
+
+
+def test_bad_integer_names_file_column_and_line(tmp_path: Path) -> None:
+    projects, tags = make_projects_and_tags(rows=5)
+    projects["id"] = projects["id"].astype(object)
+    projects.loc[1, "id"] = "abc"
+    write_source(tmp_path, projects, tags)
+    with pytest.raises(SourceFormatError) as error:
+        read_table(str(tmp_path), PROJECTS)
+    message = str(error.value)
+    assert "projects.csv" in message and "'id'" in message and "line 3: 'abc'" in message
+
+
+def test_bad_timestamp_names_line(tmp_path: Path) -> None:
+    projects, tags = make_projects_and_tags(rows=5)
+    projects.loc[4, "created_on"] = "yesterday"
+    write_source(tmp_path, projects, tags)
+    with pytest.raises(SourceFormatError, match=r"'created_on'.*line 6: 'yesterday'"):
+        read_table(str(tmp_path), PROJECTS)
+
+
+def test_missing_file_is_not_found_and_not_retryable(tmp_path: Path) -> None:
+    with pytest.raises(SourceNotFoundError, match=r"tags\.csv") as error:
+        read_table(str(tmp_path), TAGS)
+    assert not error.value.retryable
+
+
+def test_missing_column_is_left_for_validation(tmp_path: Path) -> None:
+    projects, tags = make_projects_and_tags(rows=5)
+    write_source(tmp_path, projects.drop(columns="description"), tags)
+    assert "description" not in read_table(str(tmp_path), PROJECTS).columns
+
+
+def test_as_of_hides_later_projects_and_their_tags(source_dir: Path) -> None:
+    projects = read_table(str(source_dir), PROJECTS)
+    visible = visible_as_of(projects, parse_as_of("2020-02-10"))
+    assert visible["created_on"].max() <= pd.Timestamp("2020-02-10")
+    assert len(visible) == 5  # every other day from 2020-02-01
+    tags = tags_visible_as_of(read_table(str(source_dir), TAGS), visible)
+    assert set(tags["id"]) == set(visible["id"])
+
+
+def test_bad_as_of_names_the_variable() -> None:
+    with pytest.raises(ValueError, match="MLPLATFORM_SOURCE_AS_OF"):
+        parse_as_of("not a date")
+
+
+def test_http_source_reads_and_classifies_errors(source_dir: Path) -> None:
+    with serve_directory(source_dir) as server:
+        assert len(read_table(server.url, PROJECTS)) == 40
+        with pytest.raises(SourceNotFoundError, match="HTTP 404"):
+            read_table(f"{server.url}/missing", PROJECTS)
+    with serve_directory(source_dir, failures=1) as server:
+        with pytest.raises(SourceUnavailableError, match="HTTP 503") as error:
+            read_table(server.url, PROJECTS)
+        assert error.value.retryable

@@ -1,0 +1,180 @@
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import DagsterEventType, DagsterInstance
+
+from mlplatform_tests.dataops import (
+    check_evaluations,
+    materialize_dataops,
+    materialized_keys,
+    read_warehouse_table,
+)
+from mlplatform_tests.fixtures import make_projects_and_tags, write_source
+from mlplatform_tests.http_source import serve_directory
+
+ALL_CHECKS = {
+    "projects:gx_suite",
+    "tags:gx_suite",
+    "labeled_projects:gx_suite",
+    "labeled_projects:unique_labeled_projects_id",
+    "labeled_projects:not_null_labeled_projects_id",
+    "labeled_projects:not_null_labeled_projects_title",
+    "labeled_projects:not_null_labeled_projects_description",
+    "labeled_projects:not_null_labeled_projects_tag",
+}
+
+
+@pytest.fixture(scope="module")
+def good_warehouse(tmp_path_factory) -> tuple[Path, Path]:
+    """One good run whose DuckDB file the bad-data tests start from."""
+    from mlplatform.settings import Settings
+
+    root = tmp_path_factory.mktemp("good")
+    source = write_source(root / "source", *make_projects_and_tags())
+    settings = Settings.from_env(
+        {"MLPLATFORM_HOME": str(root / "home"), "MLPLATFORM_SOURCE": str(source)}
+    )
+    result = materialize_dataops(settings)
+    assert result.success
+    return settings.duckdb_path, source
+
+
+def test_graph_materializes_with_every_check_passing(good_warehouse, settings_for) -> None:
+    database, source = good_warehouse
+    settings = settings_for(source, duckdb_path=database)
+    labeled = read_warehouse_table(settings, "labeled_projects")
+    assert len(labeled) == 40
+    assert list(labeled.columns) == ["id", "created_on", "title", "description", "tag"]
+    assert labeled["tag"].notna().all()
+
+
+def test_materialization_metadata_shows_rows_schema_and_preview(settings_for, source_dir) -> None:
+    result = materialize_dataops(settings_for(source_dir))
+    assert result.success
+    evaluations = check_evaluations(result)
+    assert set(evaluations) == ALL_CHECKS
+    assert all(e.passed for e in evaluations.values())
+    columns = {
+        "projects": ["id", "created_on", "title", "description"],
+        "tags": ["id", "tag"],
+        "labeled_projects": ["id", "created_on", "title", "description", "tag"],
+    }
+    for event in result.get_asset_materialization_events():
+        metadata = event.materialization.metadata
+        schema = metadata["dagster/column_schema"].schema
+        assert metadata["dagster/row_count"].value == 40
+        assert [c.name for c in schema.columns] == columns[event.asset_key.to_user_string()]
+        assert all(
+            column in metadata["preview"].value for column in columns[event.asset_key.path[-1]]
+        )
+
+
+def _duplicate_id(projects: pd.DataFrame, tags: pd.DataFrame):
+    projects.loc[5, "id"] = projects.loc[4, "id"]
+    return projects, tags.drop(index=5)
+
+
+def _null_title(projects: pd.DataFrame, tags: pd.DataFrame):
+    projects.loc[7, "title"] = None
+    return projects, tags
+
+
+def _leaked_title_and_description(projects: pd.DataFrame, tags: pd.DataFrame):
+    projects.loc[9, ["title", "description"]] = projects.loc[2, ["title", "description"]].values
+    return projects, tags
+
+
+def _missing_tag_column(projects: pd.DataFrame, tags: pd.DataFrame):
+    return projects, tags.drop(columns="tag")
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "failing_check", "expectation", "column"),
+    [
+        (_duplicate_id, "projects:gx_suite", "expect_column_values_to_be_unique", "id"),
+        (_null_title, "projects:gx_suite", "expect_column_values_to_not_be_null", "title"),
+        (
+            _leaked_title_and_description,
+            "projects:gx_suite",
+            "expect_compound_columns_to_be_unique",
+            "title, description",
+        ),
+        (
+            _missing_tag_column,
+            "tags:gx_suite",
+            "expect_table_columns_to_match_ordered_list",
+            "(table)",
+        ),
+    ],
+    ids=["duplicate_id", "null_title", "leaked_title_description", "missing_column"],
+)
+def test_failed_check_blocks_downstream_and_keeps_stored_data(
+    good_warehouse, settings_for, tmp_path, corrupt, failing_check, expectation, column
+) -> None:
+    good_database, _ = good_warehouse
+    settings = settings_for(write_source(tmp_path / "bad", *corrupt(*make_projects_and_tags())))
+    settings.duckdb_path.parent.mkdir(parents=True)
+    shutil.copy(good_database, settings.duckdb_path)
+    rejected_table = failing_check.split(":")[0]
+    protected = (rejected_table, "labeled_projects")
+    stored_before = {table: read_warehouse_table(settings, table) for table in protected}
+
+    result = materialize_dataops(settings)
+
+    assert not result.success
+    evaluation = check_evaluations(result)[failing_check]
+    assert not evaluation.passed
+    failures = evaluation.metadata["failed_expectations"].value
+    failure = next(f for f in failures if f["expectation"] == expectation)
+    assert failure["column"] == column
+    assert failure["sample"] or failure["observed"]
+    assert "labeled_projects" not in materialized_keys(result)
+    started = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
+    assert not started & {"madewithml_dbt_models", "labeled_projects_gx_suite"}
+    for table, before in stored_before.items():
+        pd.testing.assert_frame_equal(read_warehouse_table(settings, table), before)
+
+
+def test_untagged_project_fails_dbt_test(settings_for, tmp_path) -> None:
+    projects, tags = make_projects_and_tags()
+    result = materialize_dataops(settings_for(write_source(tmp_path / "s", projects, tags[1:])))
+    assert not result.success
+    evaluations = check_evaluations(result)
+    assert not evaluations["labeled_projects:not_null_labeled_projects_tag"].passed
+    assert evaluations["labeled_projects:unique_labeled_projects_id"].passed
+
+
+def test_transient_source_errors_are_retried(settings_for, source_dir) -> None:
+    with serve_directory(source_dir, failures=2) as server:
+        result = materialize_dataops(settings_for(server.url), selection="projects")
+    assert result.success
+    retries = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+    assert len(retries) == 2
+    assert server.requests == 3
+
+
+def test_missing_source_fails_at_once_naming_the_location(settings_for, tmp_path) -> None:
+    result = materialize_dataops(settings_for(tmp_path / "nowhere"), selection="projects")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
+    assert str(tmp_path / "nowhere" / "projects.csv") in failure.step_failure_data.error.message
+    assert not any(e.event_type == DagsterEventType.STEP_UP_FOR_RETRY for e in result.all_events)
+
+
+def test_as_of_replays_arrival(settings_for, source_dir) -> None:
+    settings = settings_for(source_dir, source_as_of="2020-02-20")
+    assert materialize_dataops(settings).success
+    labeled = read_warehouse_table(settings, "labeled_projects")
+    assert len(labeled) == 10
+    assert labeled["created_on"].max() <= pd.Timestamp("2020-02-20")
+
+
+def test_real_data_yields_955_labeled_projects(shared_data, settings_for) -> None:
+    instance = DagsterInstance.ephemeral()
+    settings = settings_for(shared_data)
+    result = materialize_dataops(settings, instance=instance)
+    assert result.success
+    assert all(e.passed for e in check_evaluations(result).values())
+    assert len(read_warehouse_table(settings, "labeled_projects")) == 955
