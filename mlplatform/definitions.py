@@ -2,18 +2,22 @@
 
 from dagster import Definitions, load_assets_from_modules
 
+from mlplatform.deployment import assets as deployment_assets
 from mlplatform.ingestion import assets as ingestion_assets
 from mlplatform.lib.execution import executor_for
 from mlplatform.quality.checks import labeled_projects_gx_suite
 from mlplatform.resources import build_resources
 from mlplatform.settings import Settings
+from mlplatform.training import assets as training_assets
 from mlplatform.transformation import assets as transformation_assets
 
 
 def build_definitions(settings: Settings) -> Definitions:
     return Definitions(
-        assets=load_assets_from_modules([ingestion_assets, transformation_assets]),
-        asset_checks=[labeled_projects_gx_suite],
+        assets=load_assets_from_modules(
+            [ingestion_assets, transformation_assets, training_assets, deployment_assets]
+        ),
+        asset_checks=[labeled_projects_gx_suite, deployment_assets.promotion_gate],
         resources=build_resources(settings),
         executor=executor_for(settings.executor),
     )

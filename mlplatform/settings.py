@@ -30,6 +30,13 @@ class Settings:
     warehouse_schema: str
     dbt_target: str
     executor: str
+    mlflow_tracking_uri: str
+    mlflow_artifact_location: str
+    optuna_storage: str
+    tuning_trials: int
+    tuning_timeout_seconds: float | None
+    seed: int
+    slack_webhook_url: str | None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -45,7 +52,27 @@ class Settings:
             warehouse_schema=environ.get("MLPLATFORM_WAREHOUSE_SCHEMA", "madewithml"),
             dbt_target=environ.get("MLPLATFORM_DBT_TARGET", "duckdb"),
             executor=executor,
+            mlflow_tracking_uri=environ.get("MLFLOW_TRACKING_URI")
+            or f"sqlite:///{home / 'mlflow.db'}",
+            mlflow_artifact_location=environ.get("MLPLATFORM_MLFLOW_ARTIFACTS")
+            or (home / "mlartifacts").as_uri(),
+            optuna_storage=environ.get("MLPLATFORM_OPTUNA_STORAGE")
+            or f"sqlite:///{home / 'optuna.db'}",
+            tuning_trials=_number(environ, "MLPLATFORM_TUNING_TRIALS", int, 30),
+            tuning_timeout_seconds=_number(environ, "MLPLATFORM_TUNING_TIMEOUT", float, None),
+            seed=_number(environ, "MLPLATFORM_SEED", int, 42),
+            slack_webhook_url=environ.get("MLPLATFORM_SLACK_WEBHOOK_URL") or None,
         )
+
+
+def _number(environ: Mapping[str, str], name: str, kind: type, default):
+    value = environ.get(name)
+    if not value:
+        return default
+    try:
+        return kind(value)
+    except ValueError as error:
+        raise ValueError(f"{name}={value!r}: expected {kind.__name__}") from error
 
 
 def _absolute(path: str | Path) -> Path:

@@ -1,0 +1,98 @@
+"""Human-readable views of evaluations: markdown tables, a confusion-matrix figure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlplatform.core.training import TrainingOutcome
+
+
+def _f(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def comparison_markdown(
+    challenger: dict[str, Any],
+    champion: dict[str, Any] | None,
+    challenger_name: str,
+    champion_name: str | None,
+) -> str:
+    """Challenger and champion side by side: overall, per class, per slice (F1)."""
+    right = champion_name or "(no champion)"
+    lines = [f"| metric | {challenger_name} | {right} |", "|---|---|---|"]
+
+    def row(label: str, new: float | None, old: float | None) -> None:
+        lines.append(f"| {label} | {_f(new)} | {_f(old)} |")
+
+    for key in ("f1", "precision", "recall"):
+        row(
+            f"weighted {key}",
+            challenger["overall"][key],
+            champion["overall"][key] if champion else None,
+        )
+    row(
+        "precision-mode precision",
+        challenger["precision_mode"]["precision"],
+        champion["precision_mode"]["precision"] if champion else None,
+    )
+    for label, scores in challenger["overall"]["per_class"].items():
+        old = champion["overall"]["per_class"].get(label, {}).get("f1") if champion else None
+        row(f"F1 class `{label}` (n={scores['support']})", scores["f1"], old)
+    for name, scores in challenger["slices"].items():
+        old = champion["slices"].get(name, {}).get("f1") if champion else None
+        row(f"F1 slice `{name}` (n={scores['rows']})", scores["f1"], old)
+    return "\n".join(lines)
+
+
+def confusion_matrix_figure(confusion: dict[str, Any]):
+    """A matplotlib figure of a confusion matrix (counts), for MLflow."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, matrix = confusion["labels"], confusion["matrix"]
+    figure, axes = plt.subplots(figsize=(6, 5))
+    axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    axes.set_yticks(range(len(labels)), labels)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    for i, row in enumerate(matrix):
+        for j, count in enumerate(row):
+            axes.text(j, i, str(count), ha="center", va="center")
+    figure.tight_layout()
+    return figure
+
+
+def training_record(outcome: TrainingOutcome) -> dict[str, Any]:
+    """Params, metrics and artifacts of a training outcome, ready for a tracking server."""
+    scored = outcome.test or {"overall": outcome.validation}
+    metrics = {
+        "cv_f1_weighted_best": outcome.tuning.best_value,
+        "validation_f1_weighted": outcome.validation["f1"],
+        "test_f1_weighted": scored["overall"]["f1"] if outcome.test else None,
+        "test_precision_mode_precision": (
+            outcome.test["precision_mode"]["precision"] if outcome.test else None
+        ),
+        "precision_threshold": outcome.tagger.threshold,
+        "tuning_seconds": outcome.tuning_seconds,
+        "fit_seconds": outcome.fit_seconds,
+        "trials": len(outcome.tuning.trials),
+        "trials_pruned": sum(t.state == "PRUNED" for t in outcome.tuning.trials),
+    }
+    params = {f"best.{k}": v for k, v in outcome.tuning.best_params.items()}
+    params.update(
+        {
+            "ensemble_size": len(outcome.tuning.ensemble_params),
+            "study_name": outcome.tuning.study_name,
+            **{f"rows.{k}": v for k, v in outcome.rows.items()},
+        }
+    )
+    artifacts = {
+        "confusion_matrix.png": confusion_matrix_figure(scored["overall"]["confusion_matrix"]),
+        "per_class_report.json": scored["overall"]["per_class"],
+        "evaluation.json": {"validation": outcome.validation, "test": outcome.test},
+        "ensemble_params.json": outcome.tuning.ensemble_params,
+    }
+    return {"params": params, "metrics": metrics, "artifacts": artifacts}

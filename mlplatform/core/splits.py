@@ -1,0 +1,51 @@
+"""Reproducible splits with a held-out set that never moves between retrains."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+HOLDOUT_SALT = "mlplatform-holdout-v1"
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+
+
+def in_holdout(ids: pd.Series, fraction: float, salt: str = HOLDOUT_SALT) -> pd.Series:
+    """Whether each id belongs to the held-out set: a hash of the id, not of the data around it.
+
+    A row keeps its assignment however much data arrives later, so a champion is never scored
+    on rows a later challenger was trained on (and vice versa).
+    """
+    buckets = ids.astype(str).map(
+        lambda value: int(hashlib.sha256(f"{salt}:{value}".encode()).hexdigest()[:8], 16) % 10_000
+    )
+    return buckets < int(fraction * 10_000)
+
+
+def split_dataset(
+    frame: pd.DataFrame,
+    label: str = "tag",
+    test_fraction: float = 0.2,
+    validation_fraction: float = 0.15,
+    seed: int = 42,
+) -> Splits:
+    """Test by id hash (stable); train/validation stratified by label with `seed`."""
+    holdout = in_holdout(frame["id"], test_fraction)
+    rest = frame[~holdout]
+    stratify = rest[label] if rest[label].value_counts().min() >= 2 else None
+    train, validation = train_test_split(
+        rest, test_size=validation_fraction, stratify=stratify, random_state=seed
+    )
+    return Splits(
+        train=train.reset_index(drop=True),
+        validation=validation.reset_index(drop=True),
+        test=frame[holdout].reset_index(drop=True),
+    )

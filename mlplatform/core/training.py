@@ -1,0 +1,161 @@
+"""Training end to end as one pure function: labels, splits, tuning, threshold, final fit."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlplatform.core.evaluation import (
+    apply_threshold,
+    classification_metrics,
+    precision_threshold,
+    slice_metrics,
+)
+from mlplatform.core.labels import OTHER, LabelConfig, fold_tags
+from mlplatform.core.splits import in_holdout, split_dataset
+from mlplatform.core.text import project_text
+from mlplatform.core.tuning import TrialRecord, TuningConfig, TuningResult, fit_tagger, tune
+
+
+@dataclass
+class Tagger:
+    """A fitted estimator plus the precision-mode threshold learned on validation."""
+
+    estimator: Any
+    threshold: float | None = None
+    other: str = OTHER
+
+    @property
+    def classes(self) -> list[str]:
+        return [str(c) for c in self.estimator.classes_]
+
+    def probabilities(self, texts: Iterable[str]) -> np.ndarray:
+        return self.estimator.predict_proba(np.asarray(list(texts), dtype=object))
+
+    def predict(self, texts: Iterable[str], precision_mode: bool = False) -> np.ndarray:
+        probabilities = self.probabilities(texts)
+        if precision_mode and self.threshold is not None:
+            return apply_threshold(probabilities, self.classes, self.threshold, self.other)
+        return np.asarray(self.classes, dtype=object)[probabilities.argmax(axis=1)]
+
+    def predict_project(
+        self, title: str, description: str, precision_mode: bool = False
+    ) -> dict[str, Any]:
+        """The tag of one project and the model's probability for its top class."""
+        text = f"{title} {description}"
+        probabilities = self.probabilities([text])[0]
+        tag = self.predict([text], precision_mode=precision_mode)[0]
+        return {"tag": str(tag), "probability": float(probabilities.max())}
+
+
+@dataclass
+class TrainingOutcome:
+    tagger: Tagger
+    tuning: TuningResult
+    validation: dict[str, Any]
+    test: dict[str, Any] | None
+    rows: dict[str, int]
+    tuning_seconds: float
+    fit_seconds: float
+    labels: list[str] = field(default_factory=list)
+
+
+def prepare_labeled(frame: pd.DataFrame, config: LabelConfig = LabelConfig()) -> pd.DataFrame:
+    """Rows with a tag, folded into the model's classes."""
+    labeled = frame[frame["tag"].notna()].copy()
+    labeled["tag"] = fold_tags(
+        labeled["tag"].astype(str), config.accepted, config.min_count, config.other
+    )
+    return labeled.reset_index(drop=True)
+
+
+def train_tagger(
+    frame: pd.DataFrame,
+    tuning_config: TuningConfig = TuningConfig(),
+    label_config: LabelConfig = LabelConfig(),
+    test_fraction: float = 0.2,
+    on_trial: Callable[[TrialRecord], None] | None = None,
+) -> TrainingOutcome:
+    """Tune on train (CV), learn the threshold on validation, refit on train + validation."""
+    labeled = prepare_labeled(frame, label_config)
+    splits = split_dataset(labeled, test_fraction=test_fraction, seed=tuning_config.seed)
+    train_texts, train_labels = project_text(splits.train), splits.train["tag"]
+
+    started = time.perf_counter()
+    tuning = tune(train_texts, train_labels, tuning_config, on_trial)
+    tuning_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    members = tuning.ensemble_params or [tuning.best_params]
+    on_train = Tagger(fit_tagger(train_texts, train_labels, members, tuning_config.seed))
+    validation_probabilities = on_train.probabilities(project_text(splits.validation))
+    threshold = precision_threshold(
+        validation_probabilities, splits.validation["tag"], on_train.classes
+    )
+    validation = classification_metrics(
+        splits.validation["tag"],
+        on_train.predict(project_text(splits.validation)),
+        on_train.classes,
+    )
+    seen = pd.concat([splits.train, splits.validation])
+    tagger = Tagger(
+        fit_tagger(project_text(seen), seen["tag"], members, tuning_config.seed),
+        threshold=threshold,
+        other=label_config.other,
+    )
+    fit_seconds = time.perf_counter() - started
+    return TrainingOutcome(
+        tagger=tagger,
+        tuning=tuning,
+        validation=validation,
+        test=score_tagger(tagger, splits.test) if len(splits.test) else None,
+        rows={
+            "train": len(splits.train),
+            "validation": len(splits.validation),
+            "test": len(splits.test),
+        },
+        tuning_seconds=tuning_seconds,
+        fit_seconds=fit_seconds,
+        labels=tagger.classes,
+    )
+
+
+def score_tagger(tagger: Tagger, frame: pd.DataFrame) -> dict[str, Any]:
+    """Overall (argmax), precision-mode and per-slice metrics of a tagger on labeled rows."""
+    texts, labels = project_text(frame), sorted(set(tagger.classes) | set(frame["tag"]))
+    predicted = tagger.predict(texts)
+    return {
+        "overall": classification_metrics(frame["tag"], predicted, labels),
+        "precision_mode": classification_metrics(
+            frame["tag"], tagger.predict(texts, precision_mode=True), labels
+        ),
+        "slices": slice_metrics(frame, predicted, labels),
+    }
+
+
+def data_fingerprint(frame: pd.DataFrame) -> dict[str, Any]:
+    """Row count and a content hash, so a model records exactly which data it saw."""
+    ordered = frame.sort_values("id").reset_index(drop=True) if "id" in frame else frame
+    row_hashes = pd.util.hash_pandas_object(ordered, index=False).to_numpy()
+    return {"rows": len(frame), "sha256": hashlib.sha256(row_hashes.tobytes()).hexdigest()}
+
+
+def training_cutoff(frame: pd.DataFrame) -> str | None:
+    """The latest created_on the model saw."""
+    if "created_on" not in frame or frame["created_on"].isna().all():
+        return None
+    return pd.Timestamp(frame["created_on"].max()).isoformat()
+
+
+def holdout_rows(
+    frame: pd.DataFrame, label_config: LabelConfig = LabelConfig(), test_fraction: float = 0.2
+) -> pd.DataFrame:
+    """The held-out rows of `frame` (the same ids every time), with folded labels."""
+    labeled = prepare_labeled(frame, label_config)
+    return labeled[in_holdout(labeled["id"], test_fraction)].reset_index(drop=True)

@@ -1,0 +1,160 @@
+"""Optuna search over tagger pipelines, scored by cross-validation on training data only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import VotingClassifier
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold
+
+from mlplatform.core.model import build_pipeline
+
+
+@dataclass(frozen=True)
+class TuningConfig:
+    n_trials: int = 30
+    timeout_seconds: float | None = None
+    cv_folds: int = 3
+    seed: int = 42
+    ensemble_size: int = 3
+    storage: str | None = None  # any optuna RDB URL; None keeps the study in memory
+    study_name: str = "project-tagger"
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    number: int
+    state: str
+    value: float | None
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TuningResult:
+    study_name: str
+    best_value: float
+    best_params: dict[str, Any]
+    ensemble_params: list[dict[str, Any]]
+    trials: list[TrialRecord] = field(default_factory=list)
+
+
+def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
+    """The search space: TF-IDF analyzers and n-grams, three linear families, class weights."""
+    params: dict[str, Any] = {
+        "features": trial.suggest_categorical(
+            "features", ["word", "char_wb", "char", "word+char_wb"]
+        ),
+        "sublinear_tf": trial.suggest_categorical("sublinear_tf", [True, False]),
+        "min_df": trial.suggest_int("min_df", 1, 3),
+        "classifier": trial.suggest_categorical(
+            "classifier", ["sgd", "logistic_regression", "linear_svc"]
+        ),
+        "class_weight": trial.suggest_categorical("class_weight", ["balanced", None]),
+    }
+    if "word" in params["features"]:
+        params["word_ngram_max"] = trial.suggest_int("word_ngram_max", 1, 3)
+    if "char" in params["features"]:
+        params["char_ngram_min"] = trial.suggest_int("char_ngram_min", 1, 3)
+        params["char_ngram_max"] = trial.suggest_int("char_ngram_max", 4, 6)
+    if params["classifier"] == "sgd":
+        params["alpha"] = trial.suggest_float("alpha", 1e-6, 1e-2, log=True)
+    else:
+        params["C"] = trial.suggest_float("C", 1e-2, 1e2, log=True)
+    return params
+
+
+def cross_validated_f1(
+    params: dict[str, Any],
+    texts: np.ndarray,
+    labels: np.ndarray,
+    folds: int,
+    seed: int,
+    trial: optuna.Trial | None = None,
+) -> float:
+    """Mean weighted F1 over stratified folds; reported per fold so a pruner can stop early."""
+    scores = []
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for step, (fit_index, score_index) in enumerate(splitter.split(texts, labels)):
+        model = build_pipeline(params, seed=seed).fit(texts[fit_index], labels[fit_index])
+        predicted = model.predict(texts[score_index])
+        scores.append(f1_score(labels[score_index], predicted, average="weighted"))
+        if trial is not None:
+            trial.report(float(np.mean(scores)), step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+    return float(np.mean(scores))
+
+
+def tune(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    config: TuningConfig,
+    on_trial: Callable[[TrialRecord], None] | None = None,
+) -> TuningResult:
+    """Run (or resume) the study; `on_trial` sees each finished trial (for logging)."""
+    texts, labels = np.asarray(texts, dtype=object), np.asarray(labels, dtype=object)
+    folds = min(config.cv_folds, int(np.unique(labels, return_counts=True)[1].min()))
+    if folds < 2:
+        raise ValueError("every class needs at least 2 examples to cross-validate")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=config.study_name,
+        storage=config.storage,
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=config.seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+        load_if_exists=True,
+    )
+
+    def objective(trial: optuna.Trial) -> float:
+        return cross_validated_f1(suggest_params(trial), texts, labels, folds, config.seed, trial)
+
+    callbacks = [lambda _, trial: on_trial(_record(trial))] if on_trial else []
+    study.optimize(
+        objective, n_trials=config.n_trials, timeout=config.timeout_seconds, callbacks=callbacks
+    )
+    return TuningResult(
+        study_name=config.study_name,
+        best_value=float(study.best_value),
+        best_params=_params_of(study.best_trial),
+        ensemble_params=top_distinct_params(study, config.ensemble_size),
+        trials=[_record(trial) for trial in study.trials],
+    )
+
+
+def top_distinct_params(study: optuna.Study, size: int) -> list[dict[str, Any]]:
+    """The best `size` completed trials with distinct parameters, best first."""
+    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    chosen: dict[str, dict[str, Any]] = {}
+    for trial in sorted(completed, key=lambda t: t.value, reverse=True):
+        params = _params_of(trial)
+        chosen.setdefault(json.dumps(params, sort_keys=True), params)
+        if len(chosen) == size:
+            break
+    return list(chosen.values())
+
+
+def fit_tagger(
+    texts: Sequence[str], labels: Sequence[str], params_list: Sequence[dict[str, Any]], seed: int
+) -> BaseEstimator:
+    """One pipeline, or a soft-voting ensemble of several, fitted on all given rows."""
+    texts, labels = np.asarray(texts, dtype=object), np.asarray(labels, dtype=object)
+    if len(params_list) == 1:
+        return build_pipeline(params_list[0], seed=seed).fit(texts, labels)
+    members = [(f"m{i}", build_pipeline(p, seed=seed)) for i, p in enumerate(params_list)]
+    return VotingClassifier(members, voting="soft").fit(texts, labels)
+
+
+def _params_of(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    return dict(trial.params)
+
+
+def _record(trial: optuna.trial.FrozenTrial) -> TrialRecord:
+    return TrialRecord(trial.number, trial.state.name, trial.value, dict(trial.params))

@@ -1,0 +1,75 @@
+"""`trained_model`: an optuna study, the best pipeline fitted, all of it recorded in MLflow."""
+
+import pandas as pd
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
+
+from mlplatform.resources.mlflow_tracking import MlflowTracking
+from mlplatform.resources.model_io import TrainedModel
+from mlplatform.resources.policies import TrainingPolicy
+
+
+@asset(
+    group_name="training",
+    io_manager_key="model_io_manager",
+    kinds={"scikitlearn", "optuna", "mlflow"},
+)
+def trained_model(
+    context: AssetExecutionContext,
+    labeled_projects: pd.DataFrame,
+    mlflow: MlflowTracking,
+    training: TrainingPolicy,
+) -> Output[TrainedModel]:
+    """A project tagger tuned by optuna and fitted on labeled_projects; a new registry version."""
+    # The ML stack loads when training runs, not when the code location loads.
+    from mlplatform.core.reporting import training_record
+    from mlplatform.core.training import data_fingerprint, train_tagger, training_cutoff
+
+    fingerprint = data_fingerprint(labeled_projects)
+    tags = {
+        "data_rows": str(fingerprint["rows"]),
+        "data_sha256": fingerprint["sha256"],
+        "training_cutoff": str(training_cutoff(labeled_projects)),
+        "dagster_run_id": context.run_id,
+    }
+    # One study per data version and seed: parallel workers on the same data share it.
+    study_name = f"project-tagger-{fingerprint['sha256'][:12]}-seed{training.seed}"
+    with mlflow.training_run(f"trained_model-{context.run_id[:8]}", tags) as run_id:
+        outcome = train_tagger(
+            labeled_projects,
+            training.tuning_config(study_name),
+            training.label_config(),
+            training.test_fraction,
+            on_trial=trial_logger(context, training.n_trials),
+        )
+        mlflow.log_trials(run_id, outcome.tuning.trials)
+        record = training_record(outcome)
+        mlflow.log_summary(run_id, record["params"], record["metrics"], tags, record["artifacts"])
+    metrics = record["metrics"]
+    return Output(
+        TrainedModel(outcome.tagger, run_id, tags),
+        metadata={
+            "cv_f1_weighted_best": metrics["cv_f1_weighted_best"],
+            "validation_f1_weighted": metrics["validation_f1_weighted"],
+            "test_f1_weighted": metrics["test_f1_weighted"],
+            "precision_threshold": metrics["precision_threshold"],
+            "trials": metrics["trials"],
+            "trials_pruned": metrics["trials_pruned"],
+            "best_params": MetadataValue.json(outcome.tuning.best_params),
+            "training_rows": outcome.rows,
+            **{f"data/{k}": v for k, v in tags.items() if k != "dagster_run_id"},
+        },
+    )
+
+
+def trial_logger(context: AssetExecutionContext, n_trials: int):
+    best: list[float] = []
+
+    def log(trial) -> None:
+        if trial.value is not None and trial.state == "COMPLETE":
+            best.append(max([trial.value, *best]))
+        score = "pruned" if trial.state == "PRUNED" else f"cv F1 {trial.value or 0:.3f}"
+        context.log.info(
+            f"trial {trial.number + 1}/{n_trials}: {score} (best {best[-1] if best else 0:.3f})"
+        )
+
+    return log
