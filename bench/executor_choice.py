@@ -1,7 +1,7 @@
 """Which executor materializes the DataOps graph faster: in-process or multiprocess + pool?
 
 Runs `dagster asset materialize --select '*'` end to end (fresh warehouse each time) with each
-executor, alternating them so machine noise hits both, and writes bench/results/executor_choice.json.
+executor, alternating them so machine noise hits both; writes bench/results/executor_choice.json.
 The multiprocess runs use an instance with the `warehouse` pool limited to one step, as in
 dagster.yaml, so DuckDB never sees two writers.
 

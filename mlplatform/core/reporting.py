@@ -8,7 +8,7 @@ from mlplatform.core.training import TrainingOutcome
 
 
 def _f(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def comparison_markdown(

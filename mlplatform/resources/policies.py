@@ -3,6 +3,7 @@
 from typing import TYPE_CHECKING
 
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from mlplatform.core.gate import GateConfig
 from mlplatform.core.labels import ACCEPTED_TAGS, LabelConfig
@@ -20,7 +21,7 @@ class TrainingPolicy(ConfigurableResource):
     seed: int = 42
     ensemble_size: int = 3
     optuna_storage: str | None = None
-    accepted_tags: list[str] | None = list(ACCEPTED_TAGS)
+    accepted_tags: list[str] | None = Field(default_factory=lambda: list(ACCEPTED_TAGS))
     min_tag_count: int = 0
     test_fraction: float = 0.2
 
