@@ -58,8 +58,8 @@ class Settings:
             or (home / "mlartifacts").as_uri(),
             optuna_storage=environ.get("MLPLATFORM_OPTUNA_STORAGE")
             or f"sqlite:///{home / 'optuna.db'}",
-            tuning_trials=_number(environ, "MLPLATFORM_TUNING_TRIALS", int, 30),
-            tuning_timeout_seconds=_number(environ, "MLPLATFORM_TUNING_TIMEOUT", float, None),
+            tuning_trials=_number(environ, "MLPLATFORM_TUNING_TRIALS", int, 50),
+            tuning_timeout_seconds=_number(environ, "MLPLATFORM_TUNING_TIMEOUT", float, 100.0),
             seed=_number(environ, "MLPLATFORM_SEED", int, 42),
             slack_webhook_url=environ.get("MLPLATFORM_SLACK_WEBHOOK_URL") or None,
         )

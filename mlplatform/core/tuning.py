@@ -19,11 +19,11 @@ from mlplatform.core.model import build_pipeline
 
 @dataclass(frozen=True)
 class TuningConfig:
-    n_trials: int = 30
-    timeout_seconds: float | None = None
-    cv_folds: int = 3
+    n_trials: int = 50
+    timeout_seconds: float | None = 100.0
+    cv_folds: int = 5
     seed: int = 42
-    ensemble_size: int = 3
+    ensemble_size: int = 1
     storage: str | None = None  # any optuna RDB URL; None keeps the study in memory
     study_name: str = "project-tagger"
 

@@ -193,11 +193,10 @@ class MlflowTracking(ConfigurableResource):
         from mlflow.exceptions import MlflowException
 
         try:
-            return (
-                self.client().get_model_version_by_alias(self.registered_model_name, alias).version
-            )
+            version = self.client().get_model_version_by_alias(self.registered_model_name, alias)
         except MlflowException:
             return None
+        return str(version.version)
 
     def promote(self, version: str) -> str | None:
         """Make `version` the champion; the replaced champion becomes `previous`."""

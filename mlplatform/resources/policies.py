@@ -15,11 +15,11 @@ if TYPE_CHECKING:
 class TrainingPolicy(ConfigurableResource):
     """How `trained_model` tunes and fits."""
 
-    n_trials: int = 30
-    timeout_seconds: float | None = None
-    cv_folds: int = 3
+    n_trials: int = 50
+    timeout_seconds: float | None = 100.0
+    cv_folds: int = 5
     seed: int = 42
-    ensemble_size: int = 3
+    ensemble_size: int = 1
     optuna_storage: str | None = None
     accepted_tags: list[str] | None = Field(default_factory=lambda: list(ACCEPTED_TAGS))
     min_tag_count: int = 0

@@ -1,0 +1,50 @@
+"""`mlplatform` command line: predict with the champion, show or roll back the champion."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mlplatform", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    predict = commands.add_parser("predict", help="tag a project with the champion model")
+    predict.add_argument("title")
+    predict.add_argument("description")
+    predict.add_argument(
+        "--precision-mode", action="store_true", help="answer 'other' when the model is unsure"
+    )
+    predict.add_argument("--version", help="a registry version instead of the champion")
+
+    commands.add_parser("champion", help="show the versions behind 'champion' and 'previous'")
+
+    rollback = commands.add_parser(
+        "rollback", help="move 'champion' back to 'previous' (or to --to-version)"
+    )
+    rollback.add_argument("--to-version", help="a registry version to make champion")
+
+    args = parser.parse_args(argv)
+    from mlplatform.deployment import serving
+
+    try:
+        if args.command == "predict":
+            result = serving.predict(
+                args.title, args.description, args.precision_mode, args.version
+            )
+        elif args.command == "champion":
+            result = serving.aliases()
+        else:
+            replaced, restored = serving.mlflow_from_settings().rollback(args.to_version)
+            result = {"champion": restored, "previous": replaced}
+    except LookupError as error:
+        print(f"mlplatform {args.command}: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlplatform.core.evaluation import (
+    apply_threshold,
+    nlp_mentioning_cnn,
+    precision_threshold,
+    short_text,
+)
+from mlplatform.core.gate import GateConfig, decide
+from mlplatform.core.labels import fold_tags
+from mlplatform.core.model import CLASSIFIERS, build_pipeline
+from mlplatform.core.splits import in_holdout, split_dataset
+from mlplatform.core.text import clean_text, project_text
+from mlplatform.core.training import (
+    data_fingerprint,
+    prepare_labeled,
+    score_tagger,
+    train_tagger,
+    training_cutoff,
+)
+from mlplatform.core.tuning import TuningConfig, tune
+from mlplatform_tests.fixtures import make_projects_and_tags
+
+
+@pytest.fixture(scope="module")
+def labeled() -> pd.DataFrame:
+    projects, tags = make_projects_and_tags(rows=160, seed=1)
+    frame = projects.merge(tags, on="id")
+    frame["created_on"] = pd.to_datetime(frame["created_on"])
+    return frame
+
+
+def test_clean_text_follows_the_course() -> None:
+    text = "The BEST model, see https://example.com/x!! It's state-of-the-art (CNN)."
+    assert clean_text(text) == "best model s state art cnn"
+
+
+def test_fold_tags_keeps_accepted_and_common_tags() -> None:
+    tags = pd.Series(["mlops", "time-series", "computer-vision", "computer-vision"])
+    assert fold_tags(tags).tolist() == ["mlops", "other", "computer-vision", "computer-vision"]
+    assert fold_tags(tags, accepted=None, min_count=2).tolist() == [
+        "other",
+        "other",
+        "computer-vision",
+        "computer-vision",
+    ]
+
+
+def test_holdout_assignment_is_stable_as_data_grows(labeled) -> None:
+    small, grown = labeled["id"][:80], labeled["id"]
+    assert in_holdout(small, 0.2).tolist() == in_holdout(grown, 0.2)[:80].tolist()
+    assert 0.1 < in_holdout(grown, 0.2).mean() < 0.3
+
+
+def test_split_is_reproducible_and_disjoint(labeled) -> None:
+    first, again = split_dataset(labeled, seed=7), split_dataset(labeled, seed=7)
+    pd.testing.assert_frame_equal(first.train, again.train)
+    ids = [set(part["id"]) for part in (first.train, first.validation, first.test)]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+    assert sum(map(len, ids)) == len(labeled)
+    assert set(first.test["id"]) == set(labeled["id"][in_holdout(labeled["id"], 0.2)])
+
+
+@pytest.mark.parametrize("classifier", CLASSIFIERS)
+def test_every_classifier_family_gives_probabilities(labeled, classifier) -> None:
+    params = {"classifier": classifier, "C": 1.0, "alpha": 1e-4, "features": "word"}
+    model = build_pipeline(params).fit(project_text(labeled), labeled["tag"])
+    probabilities = model.predict_proba(project_text(labeled[:5]))
+    assert probabilities.shape == (5, labeled["tag"].nunique())
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+
+
+def test_tuning_is_seeded_and_resumable(labeled, tmp_path) -> None:
+    texts, labels = project_text(labeled), labeled["tag"]
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    config = TuningConfig(
+        n_trials=4, cv_folds=3, seed=3, storage=storage, study_name="a", timeout_seconds=None
+    )
+    first = tune(texts, labels, config)
+    again = tune(texts, labels, TuningConfig(**{**config.__dict__, "study_name": "b"}))
+    assert [t.params for t in first.trials] == [t.params for t in again.trials]
+    resumed = tune(texts, labels, config)  # same study name and storage: continues it
+    assert len(resumed.trials) == 8
+
+
+def test_precision_mode_answers_other_when_unsure() -> None:
+    probabilities = np.array([[0.9, 0.1], [0.55, 0.45], [0.2, 0.8]])
+    threshold = precision_threshold(probabilities, ["a", "a", "b"], ["a", "b"], quantile=0.0)
+    assert threshold == pytest.approx(0.55)
+    assert apply_threshold(probabilities, ["a", "b"], 0.6).tolist() == ["a", "other", "b"]
+
+
+def test_slices_select_the_documented_rows() -> None:
+    frame = pd.DataFrame(
+        {
+            "title": ["Short one", "Text CNN", "Image CNN"],
+            "description": [
+                "",
+                "A convolutional network classifying sentences, words and long legal documents",
+                "Residual convolutional network detecting objects in aerial satellite pictures",
+            ],
+            "tag": ["mlops", "natural-language-processing", "computer-vision"],
+        }
+    )
+    assert short_text(frame).tolist() == [True, False, False]
+    assert nlp_mentioning_cnn(frame).tolist() == [False, True, False]
+
+
+def _evaluation(f1: float, class_f1: float = 0.9, slice_f1: float = 0.9) -> dict:
+    return {
+        "overall": {"f1": f1, "per_class": {"mlops": {"f1": class_f1, "support": 10}}},
+        "slices": {"short_text": {"f1": slice_f1, "rows": 10}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("challenger", "champion", "promote"),
+    [
+        (_evaluation(0.80), None, True),
+        (_evaluation(0.40), None, False),
+        (_evaluation(0.90), _evaluation(0.85), True),
+        (_evaluation(0.845), _evaluation(0.85), True),  # within tolerance
+        (_evaluation(0.80), _evaluation(0.85), False),
+        (_evaluation(0.90, class_f1=0.5), _evaluation(0.85), False),  # a class collapsed
+        (_evaluation(0.90, slice_f1=0.5), _evaluation(0.85), False),  # a slice collapsed
+    ],
+)
+def test_gate(challenger, champion, promote) -> None:
+    decision = decide(challenger, champion, GateConfig(f1_tolerance=0.01))
+    assert decision.promote is promote
+    assert decision.reasons
+
+
+def test_training_records_fingerprint_and_scores(labeled) -> None:
+    outcome = train_tagger(labeled, TuningConfig(n_trials=3, cv_folds=3, timeout_seconds=None))
+    assert outcome.test is not None and outcome.test["overall"]["f1"] > 0.8
+    assert 0 < outcome.tagger.threshold < 1
+    assert set(outcome.tagger.classes) == set(prepare_labeled(labeled)["tag"])
+    scores = score_tagger(outcome.tagger, prepare_labeled(labeled))
+    assert set(scores) == {"overall", "precision_mode", "slices"}
+    changed = labeled.copy()
+    changed.loc[0, "title"] = "changed"
+    assert data_fingerprint(labeled) == data_fingerprint(labeled.sample(frac=1, random_state=1))
+    assert data_fingerprint(labeled) != data_fingerprint(changed)
+    assert training_cutoff(labeled) == labeled["created_on"].max().isoformat()

@@ -1,0 +1,179 @@
+import json
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+from dagster import build_input_context, build_output_context
+
+from mlplatform.core.training import prepare_labeled, train_tagger
+from mlplatform.core.tuning import TuningConfig
+from mlplatform.resources.mlflow_tracking import CHAMPION, PREVIOUS
+from mlplatform.resources.model_io import MlflowModelIOManager, TrainedModel
+from mlplatform.resources.notifications import Notifier
+from mlplatform_tests.dataops import check_evaluations, materialized_keys, read_warehouse_table
+from mlplatform_tests.fixtures import make_projects_and_tags, write_source
+from mlplatform_tests.mlops import (
+    evaluate_and_promote,
+    materialize_all,
+    mlflow_for,
+    register_tagger,
+)
+
+
+@pytest.fixture
+def settings(settings_for, tmp_path):
+    return settings_for(write_source(tmp_path / "source", *make_projects_and_tags(rows=160)))
+
+
+def test_whole_graph_trains_registers_and_crowns_a_champion(settings) -> None:
+    result = materialize_all(settings)
+    assert result.success
+    assert materialized_keys(result) >= {"trained_model", "model_evaluation", "champion_model"}
+    assert check_evaluations(result)["model_evaluation:promotion_gate"].passed
+
+    mlflow = mlflow_for(settings)
+    assert mlflow.alias_version(CHAMPION) == "1"
+    trained = next(
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "trained_model"
+    ).materialization.metadata
+    assert trained["model_version"].value == "1"
+    assert trained["test_f1_weighted"].value > 0.8
+    run = mlflow.client().get_run(trained["mlflow_run_id"].value)
+    assert run.data.tags["data_rows"] == "160"
+    assert len(run.data.tags["data_sha256"]) == 64
+    assert run.data.tags["training_cutoff"].startswith("2020-")
+    assert run.data.metrics["trials"] == 3
+    artifacts = {a.path for a in mlflow.client().list_artifacts(run.info.run_id)}
+    assert {"confusion_matrix.png", "per_class_report.json", "model"} <= artifacts | {"model"}
+    nested = mlflow.client().search_runs(
+        [run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'"
+    )
+    assert len(nested) == 3
+    assert all("features" in n.data.params for n in nested)
+
+
+def test_io_manager_round_trip(settings) -> None:
+    frame = read_or_make_labeled(settings)
+    outcome = train_tagger(frame, TuningConfig(n_trials=2, cv_folds=3, timeout_seconds=None))
+    mlflow = mlflow_for(settings)
+    io_manager = MlflowModelIOManager(mlflow=mlflow)
+    with mlflow.training_run("round-trip", {}) as run_id:
+        context = build_output_context(run_id="dagster-run-1")
+        io_manager.handle_output(context, TrainedModel(outcome.tagger, run_id, {"k": "v"}))
+    upstream = build_output_context(run_id="dagster-run-1")
+    loaded = io_manager.load_input(build_input_context(upstream_output=upstream))
+    texts = (frame["title"] + " " + frame["description"]).tolist()
+    np.testing.assert_allclose(
+        loaded.tagger.probabilities(texts), outcome.tagger.probabilities(texts)
+    )
+    assert loaded.tagger.threshold == outcome.tagger.threshold
+    assert loaded.tags["k"] == "v" and loaded.tags["dagster_run_id"] == "dagster-run-1"
+
+
+def read_or_make_labeled(settings):
+    projects, tags = make_projects_and_tags(rows=160)
+    return prepare_labeled(projects.merge(tags, on="id"))
+
+
+def test_gate_promotes_only_better_models_and_rollback_restores(settings) -> None:
+    assert materialize_all(settings, selection=["projects", "tags", "labeled_projects"]).success
+    labeled = prepare_labeled(read_warehouse_table(settings, "labeled_projects"))
+    mlflow = mlflow_for(settings)
+
+    bad_first = register_tagger(mlflow, labeled, shuffle_labels=True)
+    result = evaluate_and_promote(settings)
+    assert not check_evaluations(result)["model_evaluation:promotion_gate"].passed
+    assert mlflow.alias_version(CHAMPION) is None, f"v{bad_first} is below min quality"
+
+    good = register_tagger(mlflow, labeled)
+    assert evaluate_and_promote(settings).success
+    assert mlflow.alias_version(CHAMPION) == good
+
+    worse = register_tagger(mlflow, labeled, shuffle_labels=True)
+    result = evaluate_and_promote(settings)
+    assert not result.success
+    assert "champion_model" not in materialized_keys(result)
+    assert mlflow.alias_version(CHAMPION) == good
+    report = settings.home / "reports" / f"regression-v{worse}.md"
+    assert "worse than the champion" in report.read_text()
+
+    better = register_tagger(mlflow, labeled)  # as good as the champion: within tolerance
+    assert evaluate_and_promote(settings).success
+    assert (mlflow.alias_version(CHAMPION), mlflow.alias_version(PREVIOUS)) == (better, good)
+
+    assert mlflow.rollback() == (better, good)
+    assert (mlflow.alias_version(CHAMPION), mlflow.alias_version(PREVIOUS)) == (good, better)
+    mlflow.rollback(to_version=better)
+    assert mlflow.alias_version(CHAMPION) == better
+
+
+def _cli(settings, *args: str) -> subprocess.CompletedProcess:
+    env = {"MLPLATFORM_HOME": str(settings.home), "PATH": str(Path(sys.executable).parent)}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "mlplatform"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def test_prediction_cli_uses_the_champion(settings) -> None:
+    missing = _cli(settings, "predict", "a", "b")
+    assert missing.returncode == 1 and "no champion yet" in missing.stderr
+
+    assert materialize_all(settings, selection=["projects", "tags", "labeled_projects"]).success
+    mlflow = mlflow_for(settings)
+    labeled = prepare_labeled(read_warehouse_table(settings, "labeled_projects"))
+    first, second = register_tagger(mlflow, labeled), register_tagger(mlflow, labeled)
+    mlflow.promote(first)
+    mlflow.promote(second)
+
+    completed = _cli(
+        settings,
+        "predict",
+        "Object detection",
+        "A study of image segmentation and detection with pixels",
+    )
+    assert completed.returncode == 0, completed.stderr
+    prediction = json.loads(completed.stdout)
+    assert prediction["tag"] == "computer-vision"
+    assert 0.25 < prediction["probability"] <= 1.0
+    assert prediction["version"] == second
+
+    rolled = _cli(settings, "rollback")
+    assert json.loads(rolled.stdout) == {"champion": first, "previous": second}
+    assert json.loads(_cli(settings, "champion").stdout) == {"champion": first, "previous": second}
+
+
+class _Capture(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.server.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_notifier_posts_to_a_slack_webhook_stand_in() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
+    server.bodies = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        Notifier(slack_webhook_url=f"http://127.0.0.1:{server.server_address[1]}/hook").notify(
+            "champion_changed", "champion is now v2"
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert server.bodies == [{"text": "*mlplatform · champion_changed*\nchampion is now v2"}]
+    # An unreachable webhook is logged, never raised: notifications must not fail a step.
+    Notifier(slack_webhook_url="http://127.0.0.1:9/hook", timeout_seconds=1).notify("x", "y")
