@@ -2,9 +2,12 @@
 
 from dagster import Definitions, load_assets_from_modules
 
+from mlplatform.automation import sensors
+from mlplatform.automation.jobs import ingestion_job, refresh_job, retraining_job
 from mlplatform.deployment import assets as deployment_assets
 from mlplatform.ingestion import assets as ingestion_assets
 from mlplatform.lib.execution import executor_for
+from mlplatform.monitoring import assets as monitoring_assets
 from mlplatform.quality.checks import labeled_projects_gx_suite
 from mlplatform.resources import build_resources
 from mlplatform.settings import Settings
@@ -15,9 +18,23 @@ from mlplatform.transformation import assets as transformation_assets
 def build_definitions(settings: Settings) -> Definitions:
     return Definitions(
         assets=load_assets_from_modules(
-            [ingestion_assets, transformation_assets, training_assets, deployment_assets]
+            [
+                ingestion_assets,
+                transformation_assets,
+                training_assets,
+                deployment_assets,
+                monitoring_assets,
+            ]
         ),
         asset_checks=[labeled_projects_gx_suite, deployment_assets.promotion_gate],
+        jobs=[ingestion_job, retraining_job, refresh_job],
+        sensors=[
+            sensors.source_change_sensor,
+            sensors.drift_retraining_sensor,
+            sensors.notify_on_run_failure,
+            sensors.automation_sensor,
+        ],
+        schedules=[sensors.daily_refresh_schedule],
         resources=build_resources(settings),
         executor=executor_for(settings.executor),
     )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -141,3 +143,31 @@ def parse_as_of(value: str | None) -> pd.Timestamp | None:
         raise ValueError(
             f"MLPLATFORM_SOURCE_AS_OF={value!r} is not a timestamp (e.g. 2020-06-01)"
         ) from error
+
+
+def file_fingerprint(uri: str) -> str:
+    """A cheap identity of a file: HEAD headers over http(s), size + mtime elsewhere."""
+    try:
+        if uri.startswith(("http://", "https://")):
+            return _http_fingerprint(uri)
+        if "://" not in uri:
+            stat = Path(uri).stat()
+            return f"{stat.st_size}:{stat.st_mtime_ns}"
+        import fsspec
+
+        filesystem, path = fsspec.core.url_to_fs(uri)
+        info = filesystem.info(path)
+        keys = ("ETag", "etag", "md5Hash", "generation", "mtime", "LastModified", "size")
+        return ":".join(str(info[key]) for key in keys if key in info)
+    except FileNotFoundError as error:
+        raise SourceNotFoundError(f"{uri}: file not found") from error
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
+        raise SourceUnavailableError(f"{uri}: {error}") from error
+
+
+def _http_fingerprint(uri: str) -> str:
+    request = urllib.request.Request(uri, method="HEAD")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        headers = response.headers
+        parts = [headers.get(name, "") for name in ("ETag", "Last-Modified", "Content-Length")]
+    return ":".join(parts)

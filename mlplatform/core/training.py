@@ -36,7 +36,10 @@ class Tagger:
         return [str(c) for c in self.estimator.classes_]
 
     def probabilities(self, texts: Iterable[str]) -> np.ndarray:
-        return self.estimator.predict_proba(np.asarray(list(texts), dtype=object))
+        texts = np.asarray(list(texts), dtype=object)
+        if len(texts) == 0:
+            return np.empty((0, len(self.classes)))
+        return self.estimator.predict_proba(texts)
 
     def predict(self, texts: Iterable[str], precision_mode: bool = False) -> np.ndarray:
         probabilities = self.probabilities(texts)
@@ -159,3 +162,29 @@ def holdout_rows(
     """The held-out rows of `frame` (the same ids every time), with folded labels."""
     labeled = prepare_labeled(frame, label_config)
     return labeled[in_holdout(labeled["id"], test_fraction)].reset_index(drop=True)
+
+
+def rows_until(
+    frame: pd.DataFrame,
+    cutoff: str | None,
+    label_config: LabelConfig = LabelConfig(),
+    test_fraction: float = 0.2,
+) -> pd.DataFrame:
+    """The rows a model trained up to `cutoff` learned from (held-out rows excluded)."""
+    labeled = prepare_labeled(frame, label_config)
+    seen = ~in_holdout(labeled["id"], test_fraction)
+    if cutoff and cutoff != "None":
+        seen &= pd.to_datetime(labeled["created_on"]) <= pd.Timestamp(cutoff)
+    return labeled[seen].reset_index(drop=True)
+
+
+def rows_after(
+    frame: pd.DataFrame, cutoff: str | None, label_config: LabelConfig = LabelConfig()
+) -> pd.DataFrame:
+    """Rows that arrived after a model's training cutoff."""
+    labeled = prepare_labeled(frame, label_config)
+    if not cutoff or cutoff == "None":
+        return labeled.iloc[0:0]
+    return labeled[pd.to_datetime(labeled["created_on"]) > pd.Timestamp(cutoff)].reset_index(
+        drop=True
+    )

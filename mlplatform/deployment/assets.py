@@ -16,12 +16,21 @@ from dagster import (
 )
 
 from mlplatform.core.gate import decide
+from mlplatform.lib.automation import fresh_when_parents_update
 from mlplatform.resources.mlflow_tracking import CHAMPION, MlflowTracking, RegisteredTagger
 from mlplatform.resources.notifications import Notifier, ReportStore
 from mlplatform.resources.policies import PromotionPolicy, TrainingPolicy
 
+# New data alone does not re-run the gate or promotion: only a new trained_model does.
+AFTER_TRAINING = fresh_when_parents_update(ignore=["labeled_projects"])
 
-@asset(group_name="deployment", io_manager_key="fs_io_manager", kinds={"mlflow"})
+
+@asset(
+    group_name="deployment",
+    io_manager_key="fs_io_manager",
+    kinds={"mlflow"},
+    automation_condition=AFTER_TRAINING,
+)
 def model_evaluation(
     context: AssetExecutionContext,
     trained_model: RegisteredTagger,
@@ -101,17 +110,35 @@ def promotion_gate(model_evaluation: dict[str, Any]) -> AssetCheckResult:
     )
 
 
-@asset(group_name="deployment", kinds={"mlflow"})
+@asset(group_name="deployment", kinds={"mlflow"}, automation_condition=AFTER_TRAINING)
 def champion_model(
     context: AssetExecutionContext,
     model_evaluation: dict[str, Any],
+    labeled_projects: pd.DataFrame,
     mlflow: MlflowTracking,
+    training: TrainingPolicy,
     notifier: Notifier,
 ) -> MaterializeResult:
-    """Moves the registry alias `champion` to the challenger; the old one becomes `previous`."""
+    """Moves the registry alias `champion` to the challenger; the old one becomes `previous`.
+
+    The champion's drift reference (its training rows with its predictions) is saved with it.
+    """
+    from mlplatform.core.drift import drift_profile
+    from mlplatform.core.text import project_text
+    from mlplatform.core.training import rows_until
+
     if not model_evaluation["decision"]["promote"]:
         raise Failure("the promotion gate did not pass; champion unchanged", allow_retries=False)
     version = model_evaluation["challenger_version"]
+    registered = mlflow.load_tagger(version)
+    seen = rows_until(
+        labeled_projects,
+        registered.tags.get("training_cutoff"),
+        training.label_config(),
+        training.test_fraction,
+    )
+    reference = drift_profile(seen, registered.tagger.predict(project_text(seen)))
+    mlflow.log_reference(version, reference)
     replaced = mlflow.promote(version)
     notifier.notify(
         "champion_changed",

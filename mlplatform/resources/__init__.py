@@ -14,7 +14,7 @@ from mlplatform.resources.great_expectations import GreatExpectationsResource
 from mlplatform.resources.mlflow_tracking import MlflowTracking
 from mlplatform.resources.model_io import MlflowModelIOManager
 from mlplatform.resources.notifications import Notifier, ReportStore
-from mlplatform.resources.policies import PromotionPolicy, TrainingPolicy
+from mlplatform.resources.policies import MonitoringPolicy, PromotionPolicy, TrainingPolicy
 from mlplatform.resources.source import MadeWithMLSource
 from mlplatform.resources.warehouse import DuckDBWarehouse, WarehouseIOManager
 from mlplatform.settings import GX_PROJECT_DIR, Settings
@@ -39,6 +39,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             optuna_storage=settings.optuna_storage,
         ),
         "promotion": PromotionPolicy(),
+        "monitoring": MonitoringPolicy(),
         "notifier": Notifier(slack_webhook_url=settings.slack_webhook_url),
         "reports": ReportStore(directory=str(settings.home / "reports")),
         "io_manager": WarehouseIOManager(database=database, schema=schema),

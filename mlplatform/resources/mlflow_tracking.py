@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 from dagster import ConfigurableResource
 from pydantic import Field
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from mlplatform.core.tuning import TrialRecord
 
 CHAMPION, PREVIOUS = "champion", "previous"
+REFERENCE_DIR, REFERENCE_FILE = "reference", "reference.parquet"
 # Explicit requirements: inferring them costs seconds per logged model.
 MODEL_PIP_REQUIREMENTS = ["scikit-learn", "numpy", "pandas", "mlplatform"]
 
@@ -180,6 +183,29 @@ class MlflowTracking(ConfigurableResource):
             metadata.get("other", "other"),
         )
         return RegisteredTagger(version, model_version.run_id, tagger, dict(model_version.tags))
+
+    def log_reference(self, version: str, profile: pd.DataFrame) -> None:
+        """Save the drift reference of a version in its run (at promotion time)."""
+        run_id = self.client().get_model_version(self.registered_model_name, version).run_id
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / REFERENCE_FILE
+            profile.to_parquet(path, index=False)
+            self.client().log_artifact(run_id, str(path), REFERENCE_DIR)
+
+    def load_reference(self, version: str) -> pd.DataFrame | None:
+        """The drift reference saved when `version` was promoted, if any."""
+        from mlflow.exceptions import MlflowException
+
+        run_id = self.client().get_model_version(self.registered_model_name, version).run_id
+        try:
+            path = _mlflow().artifacts.download_artifacts(
+                run_id=run_id,
+                artifact_path=f"{REFERENCE_DIR}/{REFERENCE_FILE}",
+                tracking_uri=self.tracking_uri,
+            )
+        except (MlflowException, OSError):
+            return None
+        return pd.read_parquet(path)
 
     def latest_version(self, tag: tuple[str, str] | None = None) -> str | None:
         """The newest registered version (optionally with a given tag)."""

@@ -38,8 +38,17 @@ class ReportStore(ConfigurableResource):
 
     directory: str
 
-    def write(self, name: str, text: str) -> Path:
+    def path(self, name: str) -> Path:
         path = Path(self.directory) / name
         path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.path(name)
         path.write_text(text)
+        return path
+
+    def save_figure(self, name: str, figure) -> Path:
+        path = self.path(name)
+        figure.savefig(path, dpi=100)
         return path

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from mlplatform.core.drift import DriftConfig
 from mlplatform.core.gate import GateConfig
 from mlplatform.core.labels import ACCEPTED_TAGS, LabelConfig
 
@@ -54,4 +55,28 @@ class PromotionPolicy(ConfigurableResource):
     def gate_config(self) -> GateConfig:
         return GateConfig(
             self.f1_tolerance, self.collapse_tolerance, self.min_f1, self.min_slice_rows
+        )
+
+
+class MonitoringPolicy(ConfigurableResource):
+    """When new data counts as drift, and how often drift may trigger retraining."""
+
+    min_rows: int = 30
+    label_p_value: float = 0.01
+    length_p_value: float = 0.01
+    content_auc: float = 0.75
+    prediction_distance: float = 0.1
+    required_tests: list[str] = Field(default_factory=lambda: ["text_content"])
+    min_drifted_tests: int = 2
+    retraining_cooldown_seconds: float = 3600.0
+
+    def drift_config(self) -> DriftConfig:
+        return DriftConfig(
+            min_rows=self.min_rows,
+            label_p_value=self.label_p_value,
+            length_p_value=self.length_p_value,
+            content_auc=self.content_auc,
+            prediction_distance=self.prediction_distance,
+            required_tests=tuple(self.required_tests),
+            min_drifted_tests=self.min_drifted_tests,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 from dagster import ConfigurableResource
 from pydantic import Field
@@ -10,6 +12,7 @@ from mlplatform.core.sources import (
     DEFAULT_SOURCE,
     PROJECTS,
     TAGS,
+    file_fingerprint,
     parse_as_of,
     read_table,
     table_uri,
@@ -37,3 +40,11 @@ class MadeWithMLSource(ConfigurableResource):
         if parse_as_of(self.as_of) is None:
             return tags
         return tags_visible_as_of(tags, self.read_projects())
+
+    def fingerprint(self) -> str:
+        """Changes when the data a run would read changes (files, or rows visible as of)."""
+        parts = [file_fingerprint(self.uri(table)) for table in ("projects", "tags")]
+        if parse_as_of(self.as_of) is not None:
+            visible = self.read_projects()
+            parts += [str(len(visible)), str(visible["created_on"].max())]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()

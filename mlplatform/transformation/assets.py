@@ -3,7 +3,7 @@
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, Output
+from dagster import AssetExecutionContext, AssetKey, AutomationCondition, Output
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -11,6 +11,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from mlplatform.lib.automation import fresh_when_parents_update
 from mlplatform.lib.execution import WAREHOUSE_POOL
 from mlplatform.lib.metadata import table_metadata
 from mlplatform.resources.warehouse import DuckDBWarehouse
@@ -27,6 +28,11 @@ class MadeWithMLDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return "transformation"
+
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> AutomationCondition | None:
+        return fresh_when_parents_update()
 
 
 dbt_translator = MadeWithMLDbtTranslator(

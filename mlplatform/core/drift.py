@@ -1,0 +1,190 @@
+"""Drift between a champion's training reference and rows that arrived after it.
+
+Statistics and the HTML report come from Evidently; the verdict (which tests must agree) is ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+NOT_ENOUGH_DATA, DRIFT, NO_DRIFT = "not_enough_data", "drift", "no_drift"
+PROFILE_COLUMNS = ["id", "created_on", "text", "tag", "n_words", "prediction"]
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    min_rows: int = 30
+    label_p_value: float = 0.01  # chi-squared on the tag distribution
+    length_p_value: float = 0.01  # Kolmogorov-Smirnov on words per project
+    content_auc: float = 0.75  # ROC AUC of a TF-IDF domain classifier (reference vs new)
+    prediction_distance: float = 0.1  # Jensen-Shannon distance of the champion's predictions
+    required_tests: tuple[str, ...] = ("text_content",)
+    min_drifted_tests: int = 2
+
+
+@dataclass(frozen=True)
+class DriftTest:
+    name: str
+    column: str
+    method: str
+    statistic: float
+    threshold: float
+    drifted: bool
+
+    @property
+    def rule(self) -> str:
+        return f"< {self.threshold}" if self.method in _P_VALUE_METHODS else f">= {self.threshold}"
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    status: str
+    reference_rows: int
+    new_rows: int
+    tests: tuple[DriftTest, ...] = field(default_factory=tuple)
+
+    @property
+    def drift_detected(self) -> bool:
+        return self.status == DRIFT
+
+    def to_markdown(self) -> str:
+        if not self.tests:
+            return f"{self.status}: {self.new_rows} new rows (vs {self.reference_rows} reference)"
+        lines = [
+            "| test | column | method | statistic | drift if | drifted |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {t.name} | {t.column} | {t.method} | {t.statistic:.4f} | {t.rule} | "
+            f"{'**yes**' if t.drifted else 'no'} |"
+            for t in self.tests
+        ]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "drift_detected": self.drift_detected,
+            "reference_rows": self.reference_rows,
+            "new_rows": self.new_rows,
+            "tests": {
+                t.name: {
+                    "column": t.column,
+                    "method": t.method,
+                    "statistic": t.statistic,
+                    "threshold": t.threshold,
+                    "drifted": t.drifted,
+                }
+                for t in self.tests
+            },
+        }
+
+
+_P_VALUE_METHODS = {"chisquare", "ks"}
+
+
+def drift_profile(frame: pd.DataFrame, predictions: Any) -> pd.DataFrame:
+    """The columns drift is measured on: cleaned text, tag, length, the model's prediction."""
+    from mlplatform.core.text import clean_texts, project_text
+
+    texts = clean_texts(project_text(frame))
+    return pd.DataFrame(
+        {
+            "id": frame["id"].to_numpy(),
+            "created_on": pd.to_datetime(frame["created_on"]).to_numpy(),
+            "text": texts,
+            "tag": frame["tag"].astype(str).to_numpy(),
+            "n_words": [len(text.split()) for text in texts],
+            "prediction": [str(p) for p in predictions],
+        }
+    )
+
+
+def measure_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    config: DriftConfig = DriftConfig(),
+    html_path: Path | None = None,
+) -> DriftResult:
+    """Run the four tests; drift is confirmed when the required tests and enough others agree."""
+    if len(current) < config.min_rows:
+        return DriftResult(NOT_ENOUGH_DATA, len(reference), len(current))
+    specs = [
+        ("label_distribution", "tag", "chisquare", config.label_p_value),
+        ("text_length", "n_words", "ks", config.length_p_value),
+        ("text_content", "text", "abs_text_content_drift", config.content_auc),
+        ("prediction_distribution", "prediction", "jensenshannon", config.prediction_distance),
+    ]
+    values = _evidently_values(reference, current, specs, html_path)
+    tests = tuple(
+        DriftTest(
+            name,
+            column,
+            method,
+            value,
+            threshold,
+            value < threshold if method in _P_VALUE_METHODS else value >= threshold,
+        )
+        for (name, column, method, threshold), value in zip(specs, values, strict=True)
+    )
+    drifted = {t.name for t in tests if t.drifted}
+    confirmed = set(config.required_tests) <= drifted and len(drifted) >= config.min_drifted_tests
+    return DriftResult(DRIFT if confirmed else NO_DRIFT, len(reference), len(current), tests)
+
+
+def _evidently_values(reference, current, specs, html_path: Path | None) -> list[float]:
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import ValueDrift
+
+    definition = DataDefinition(
+        text_columns=["text"],
+        categorical_columns=["tag", "prediction"],
+        numerical_columns=["n_words"],
+    )
+    columns = ["text", "tag", "n_words", "prediction"]
+    report = Report(
+        [
+            ValueDrift(column=column, method=method, threshold=threshold)
+            for _, column, method, threshold in specs
+        ]
+    )
+    snapshot = report.run(
+        current_data=Dataset.from_pandas(current[columns], data_definition=definition),
+        reference_data=Dataset.from_pandas(reference[columns], data_definition=definition),
+    )
+    if html_path is not None:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        snapshot.save_html(str(html_path))
+    return [float(metric["value"]) for metric in snapshot.dict()["metrics"]]
+
+
+def drift_figure(result: DriftResult):
+    """Each test's statistic against its threshold, as a bar chart."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 3))
+    names = [t.name for t in result.tests]
+    axes.barh(
+        names,
+        [t.statistic for t in result.tests],
+        color=["tab:red" if t.drifted else "tab:green" for t in result.tests],
+    )
+    axes.scatter(
+        [t.threshold for t in result.tests],
+        names,
+        marker="|",
+        s=400,
+        color="black",
+        label="threshold",
+    )
+    axes.set_title(f"{result.status}: {result.new_rows} new vs {result.reference_rows} reference")
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,71 @@
+"""`drift_report`: rows that arrived after the champion's training cutoff vs its reference."""
+
+from typing import Any
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, asset
+
+from mlplatform.lib.automation import fresh_when_parents_update
+from mlplatform.resources.mlflow_tracking import CHAMPION, MlflowTracking
+from mlplatform.resources.notifications import Notifier, ReportStore
+from mlplatform.resources.policies import MonitoringPolicy, TrainingPolicy
+
+
+@asset(
+    group_name="monitoring",
+    deps=[AssetKey("champion_model")],
+    io_manager_key="fs_io_manager",
+    automation_condition=fresh_when_parents_update(),
+    kinds={"evidently"},
+)
+def drift_report(
+    context: AssetExecutionContext,
+    labeled_projects: pd.DataFrame,
+    mlflow: MlflowTracking,
+    training: TrainingPolicy,
+    monitoring: MonitoringPolicy,
+    notifier: Notifier,
+    reports: ReportStore,
+) -> Output[dict[str, Any]]:
+    """Label, length, content and prediction drift of new rows vs the champion's reference."""
+    from mlplatform.core.drift import drift_figure, drift_profile, measure_drift
+    from mlplatform.core.text import project_text
+    from mlplatform.core.training import rows_after
+
+    version = mlflow.alias_version(CHAMPION)
+    reference = mlflow.load_reference(version) if version else None
+    if reference is None:
+        context.log.warning("No champion with a drift reference yet: nothing to compare.")
+        return Output(
+            {"status": "no_reference", "drift_detected": False},
+            metadata={"status": "no_reference", "drift_detected": False},
+        )
+    champion = mlflow.load_tagger(version)
+    cutoff = champion.tags.get("training_cutoff")
+    new_rows = rows_after(labeled_projects, cutoff, training.label_config())
+    current = drift_profile(new_rows, champion.tagger.predict(project_text(new_rows)))
+    stem = f"drift-{context.run_id[:8]}"
+    html = reports.path(f"{stem}.html")
+    result = measure_drift(reference, current, monitoring.drift_config(), html_path=html)
+    context.log.info(f"drift vs champion v{version} (cutoff {cutoff}): {result.status}")
+    metadata = {
+        "status": result.status,
+        "drift_detected": result.drift_detected,
+        "champion_version": version,
+        "training_cutoff": str(cutoff),
+        "new_rows": result.new_rows,
+        "reference_rows": result.reference_rows,
+        "tests": MetadataValue.md(result.to_markdown()),
+    }
+    if result.tests:
+        metadata["plot"] = MetadataValue.path(
+            str(reports.save_figure(f"{stem}.png", drift_figure(result)))
+        )
+        metadata["html_report"] = MetadataValue.url(html.as_uri())
+    if result.drift_detected:
+        drifted = ", ".join(name for name, t in result.as_dict()["tests"].items() if t["drifted"])
+        notifier.notify(
+            "drift_detected",
+            f"{result.new_rows} new rows drifted from champion v{version}'s reference ({drifted})",
+        )
+    return Output({**result.as_dict(), "champion_version": version}, metadata=metadata)
