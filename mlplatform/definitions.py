@@ -1,5 +1,7 @@
 """The code location: one `Definitions`, built from settings. Nothing heavy runs here."""
 
+from typing import Any
+
 from dagster import Definitions, load_assets_from_modules
 
 from mlplatform.automation import sensors
@@ -15,7 +17,7 @@ from mlplatform.training import assets as training_assets
 from mlplatform.transformation import assets as transformation_assets
 
 
-def build_definitions(settings: Settings) -> Definitions:
+def build_definitions(settings: Settings, **resource_overrides: Any) -> Definitions:
     return Definitions(
         assets=load_assets_from_modules(
             [
@@ -35,7 +37,7 @@ def build_definitions(settings: Settings) -> Definitions:
             sensors.automation_sensor,
         ],
         schedules=[sensors.daily_refresh_schedule],
-        resources=build_resources(settings),
+        resources={**build_resources(settings), **resource_overrides},
         executor=executor_for(settings.executor),
     )
 

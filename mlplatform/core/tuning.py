@@ -100,9 +100,8 @@ def tune(
 ) -> TuningResult:
     """Run (or resume) the study; `on_trial` sees each finished trial (for logging)."""
     texts, labels = np.asarray(texts, dtype=object), np.asarray(labels, dtype=object)
-    folds = min(config.cv_folds, int(np.unique(labels, return_counts=True)[1].min()))
-    if folds < 2:
-        raise ValueError("every class needs at least 2 examples to cross-validate")
+    # Rare classes early in a project's life: fewer folds rather than no model.
+    folds = max(2, min(config.cv_folds, int(np.unique(labels, return_counts=True)[1].min())))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         study_name=config.study_name,
@@ -117,8 +116,14 @@ def tune(
         return cross_validated_f1(suggest_params(trial), texts, labels, folds, config.seed, trial)
 
     callbacks = [lambda _, trial: on_trial(_record(trial))] if on_trial else []
+    # A configuration that cannot fit this data (e.g. calibration with a 2-example class) is a
+    # failed trial, not a failed study.
     study.optimize(
-        objective, n_trials=config.n_trials, timeout=config.timeout_seconds, callbacks=callbacks
+        objective,
+        n_trials=config.n_trials,
+        timeout=config.timeout_seconds,
+        callbacks=callbacks,
+        catch=(ValueError,),
     )
     return TuningResult(
         study_name=config.study_name,

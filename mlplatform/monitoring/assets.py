@@ -56,6 +56,8 @@ def drift_report(
         "new_rows": result.new_rows,
         "reference_rows": result.reference_rows,
         "tests": MetadataValue.md(result.to_markdown()),
+        **{f"{t.name}/statistic": t.statistic for t in result.tests},
+        **{f"{t.name}/drifted": t.drifted for t in result.tests},
     }
     if result.tests:
         metadata["plot"] = MetadataValue.path(

@@ -1,0 +1,139 @@
+"""Drive the real sensors and automation conditions against an instance, without the daemon.
+
+What the Dagster daemon does on each tick, done synchronously: evaluate a sensor with its
+cursor, launch its run requests (once per run key), and evaluate the declarative automation
+conditions until nothing more is requested. Used by the replay benchmark and the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    Definitions,
+    ExecuteInProcessResult,
+    build_sensor_context,
+    evaluate_automation_conditions,
+)
+
+
+@dataclass
+class TickOutcome:
+    skip_reason: str | None = None
+    runs: list[ExecuteInProcessResult] = field(default_factory=list)
+
+
+@dataclass
+class AutomationDriver:
+    instance: DagsterInstance
+    sensor_cursors: dict[str, str | None] = field(default_factory=dict)
+    launched_run_keys: set[str] = field(default_factory=set)
+    automation_cursor: object | None = None
+
+    def tick_sensor(self, defs: Definitions, name: str) -> TickOutcome:
+        """One evaluation of sensor `name`; its run requests are executed in process."""
+        sensor = defs.resolve_sensor_def(name)
+        with build_sensor_context(
+            instance=self.instance,
+            cursor=self.sensor_cursors.get(name),
+            definitions=defs,
+            sensor_name=name,
+            resources=defs.resources,
+        ) as context:
+            data = sensor.evaluate_tick(context)
+        self.sensor_cursors[name] = data.cursor if data.cursor is not None else context.cursor
+        outcome = TickOutcome(skip_reason=data.skip_message)
+        for request in data.run_requests or []:
+            if request.run_key in self.launched_run_keys:
+                continue  # the daemon launches one run per run key
+            self.launched_run_keys.add(request.run_key)
+            job = defs.resolve_job_def(request.job_name or sensor.job_name)
+            tags = {
+                **request.tags,
+                **({"dagster/run_key": request.run_key} if request.run_key else {}),
+            }
+            outcome.runs.append(
+                job.execute_in_process(instance=self.instance, tags=tags, raise_on_error=False)
+            )
+        return outcome
+
+    def prime_automation(self, defs: Definitions) -> None:
+        """A first evaluation only records state, as the daemon's first tick would."""
+        if self.automation_cursor is None:
+            self.automation_cursor = evaluate_automation_conditions(
+                defs=defs, instance=self.instance
+            ).cursor
+
+    def settle_automation(self, defs: Definitions, max_rounds: int = 10) -> list[AssetKey]:
+        """Evaluate automation conditions and materialize what they request, until quiet."""
+        materialized: list[AssetKey] = []
+        job = defs.resolve_implicit_global_asset_job_def()
+        keys = sorted(defs.resolve_asset_graph().get_all_asset_keys(), key=AssetKey.to_user_string)
+        for _ in range(max_rounds):
+            result = evaluate_automation_conditions(
+                defs=defs, instance=self.instance, cursor=self.automation_cursor
+            )
+            self.automation_cursor = result.cursor
+            requested = [key for key in keys if result.get_num_requested(key)]
+            if not requested:
+                return materialized
+            job.execute_in_process(
+                instance=self.instance,
+                asset_selection=requested,
+                tags={"dagster/from_automation_condition": "true"},
+                raise_on_error=False,
+            )
+            materialized.extend(requested)
+        return materialized
+
+
+@dataclass
+class StepOutcome:
+    ingested: bool
+    drift_reports: list[dict] = field(default_factory=list)
+    retraining_runs: list[ExecuteInProcessResult] = field(default_factory=list)
+
+
+@dataclass
+class ContinualLoop:
+    """One pass of the loop per call: new data → automation → drift → retraining → automation."""
+
+    driver: AutomationDriver
+
+    def bootstrap(self, defs: Definitions) -> ExecuteInProcessResult:
+        """The first champion: no drift can ask for it, so train once by hand."""
+        result = defs.resolve_job_def("retraining").execute_in_process(
+            instance=self.driver.instance, raise_on_error=False
+        )
+        self.driver.settle_automation(defs)
+        return result
+
+    def step(self, defs: Definitions) -> StepOutcome:
+        since = self._latest_drift_storage_id()
+        self.driver.prime_automation(defs)
+        ingestion = self.driver.tick_sensor(defs, "source_change_sensor")
+        self.driver.settle_automation(defs)
+        retraining = self.driver.tick_sensor(defs, "drift_retraining_sensor")
+        if retraining.runs:
+            self.driver.settle_automation(defs)
+        return StepOutcome(
+            ingested=bool(ingestion.runs),
+            drift_reports=self._drift_reports_after(since),
+            retraining_runs=retraining.runs,
+        )
+
+    def _latest_drift_storage_id(self) -> int:
+        records = self.driver.instance.fetch_materializations(AssetKey("drift_report"), limit=1)
+        return records.records[0].storage_id if records.records else -1
+
+    def _drift_reports_after(self, storage_id: int) -> list[dict]:
+        records = self.driver.instance.fetch_materializations(
+            AssetKey("drift_report"), limit=20
+        ).records
+        return [
+            {key: value.value for key, value in record.asset_materialization.metadata.items()}
+            for record in sorted(records, key=lambda r: r.storage_id)
+            if record.storage_id > storage_id
+        ]

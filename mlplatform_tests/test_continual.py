@@ -1,0 +1,197 @@
+import os
+import time
+
+import pandas as pd
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckSeverity,
+    AssetKey,
+    AssetMaterialization,
+    DagsterInstance,
+    build_sensor_context,
+    evaluate_automation_conditions,
+)
+
+from mlplatform.automation.sensors import drift_retraining_sensor, source_change_sensor
+from mlplatform.core.drift import DRIFT, NO_DRIFT, NOT_ENOUGH_DATA, drift_profile, measure_drift
+from mlplatform.core.synthetic import drifted_batch
+from mlplatform.definitions import build_definitions
+from mlplatform.resources.notifications import Notifier
+from mlplatform.resources.policies import MonitoringPolicy
+from mlplatform.resources.source import MadeWithMLSource
+from mlplatform_tests.fixtures import make_projects_and_tags, write_source
+
+
+def _profile(projects: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
+    frame = projects.merge(tags, on="id")
+    return drift_profile(frame, frame["tag"])
+
+
+def test_drift_needs_enough_rows_and_flags_a_shifted_batch(tmp_path) -> None:
+    reference = _profile(*make_projects_and_tags(rows=200, seed=1))
+    similar = _profile(*make_projects_and_tags(rows=80, seed=2))
+    shifted = _profile(*drifted_batch(80, first_id=1000, start="2020-06-01", end="2020-07-01"))
+
+    assert measure_drift(reference, similar.head(10)).status == NOT_ENOUGH_DATA
+    calm = measure_drift(reference, similar)
+    assert calm.status == NO_DRIFT, calm.to_markdown()
+    drifted = measure_drift(reference, shifted, html_path=tmp_path / "report.html")
+    assert drifted.status == DRIFT
+    flagged = {t.name for t in drifted.tests if t.drifted}
+    assert {"text_content", "label_distribution"} <= flagged
+    assert "<html" in (tmp_path / "report.html").read_text()[:2000].lower()
+    assert "| text_content | text | abs_text_content_drift |" in drifted.to_markdown()
+
+
+def _tick(sensor, instance, cursor, **resources):
+    context = build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+    return sensor.evaluate_tick(context)
+
+
+def test_source_sensor_requests_ingestion_only_when_data_changes(tmp_path) -> None:
+    instance = DagsterInstance.ephemeral()
+    projects, tags = make_projects_and_tags(rows=40)
+    source_dir = write_source(tmp_path, projects, tags)
+    source = MadeWithMLSource(location=str(source_dir))
+
+    first = _tick(source_change_sensor, instance, None, source=source)
+    assert len(first.run_requests) == 1
+    assert first.run_requests[0].run_key == f"source-{first.cursor}"
+    unchanged = _tick(source_change_sensor, instance, first.cursor, source=source)
+    assert not unchanged.run_requests and "unchanged" in unchanged.skip_message
+
+    projects.loc[40] = [41, "2020-05-01 00:00:00", "New project", "Fresh description."]
+    write_source(tmp_path, projects, tags)
+    os.utime(tmp_path / "projects.csv", ns=(time.time_ns(), time.time_ns() + 10**9))
+    changed = _tick(source_change_sensor, instance, first.cursor, source=source)
+    assert len(changed.run_requests) == 1 and changed.cursor != first.cursor
+
+    # Replaying arrival: a later as_of with no new rows is no change; one with rows is.
+    early = MadeWithMLSource(location=str(source_dir), as_of="2020-02-10")
+    same_rows = MadeWithMLSource(location=str(source_dir), as_of="2020-02-10 12:00")
+    more_rows = MadeWithMLSource(location=str(source_dir), as_of="2020-02-20")
+    cursor = _tick(source_change_sensor, instance, None, source=early).cursor
+    assert not _tick(source_change_sensor, instance, cursor, source=same_rows).run_requests
+    assert _tick(source_change_sensor, instance, cursor, source=more_rows).run_requests
+
+    missing = MadeWithMLSource(location=str(tmp_path / "nowhere"))
+    skipped = _tick(source_change_sensor, instance, None, source=missing)
+    assert "not reachable" in skipped.skip_message
+
+
+def _report_drift(instance: DagsterInstance, drifted: bool) -> None:
+    status = DRIFT if drifted else NO_DRIFT
+    instance.report_runless_asset_event(
+        AssetMaterialization("drift_report", metadata={"drift_detected": drifted, "status": status})
+    )
+
+
+def test_drift_sensor_requests_one_retraining_per_drift_event() -> None:
+    instance = DagsterInstance.ephemeral()
+    resources = {
+        "monitoring": MonitoringPolicy(retraining_cooldown_seconds=0),
+        "notifier": Notifier(),
+    }
+    nothing = _tick(drift_retraining_sensor, instance, None, **resources)
+    assert "no drift_report" in nothing.skip_message
+
+    _report_drift(instance, drifted=True)
+    first = _tick(drift_retraining_sensor, instance, None, **resources)
+    assert len(first.run_requests) == 1
+    run_key = first.run_requests[0].run_key
+    assert run_key.startswith("drift-")
+    again = _tick(drift_retraining_sensor, instance, first.cursor, **resources)
+    assert not again.run_requests and "already handled" in again.skip_message
+
+    _report_drift(instance, drifted=False)
+    calm = _tick(drift_retraining_sensor, instance, first.cursor, **resources)
+    assert not calm.run_requests and NO_DRIFT in calm.skip_message
+
+    _report_drift(instance, drifted=True)
+    second = _tick(drift_retraining_sensor, instance, calm.cursor, **resources)
+    assert len(second.run_requests) == 1 and second.run_requests[0].run_key != run_key
+
+    cooled = {**resources, "monitoring": MonitoringPolicy(retraining_cooldown_seconds=3600)}
+    _report_drift(instance, drifted=True)
+    blocked = _tick(drift_retraining_sensor, instance, second.cursor, **cooled)
+    assert not blocked.run_requests and "cool-down" in blocked.skip_message
+
+
+def _materialize(instance: DagsterInstance, defs, *keys: str) -> None:
+    """As a good run would: the materialization, then every check of the asset passing."""
+    check_keys = defs.resolve_asset_graph().asset_check_keys
+    for key in keys:
+        instance.report_runless_asset_event(AssetMaterialization(key))
+        for check in check_keys:
+            if check.asset_key == AssetKey(key):
+                _check(instance, key, passed=True, name=check.name)
+
+
+def _check(instance: DagsterInstance, key: str, passed: bool, name: str = "gx_suite") -> None:
+    instance.report_runless_asset_event(
+        AssetCheckEvaluation(
+            asset_key=AssetKey(key),
+            check_name=name,
+            passed=passed,
+            severity=AssetCheckSeverity.ERROR,
+        )
+    )
+
+
+def test_automation_waits_for_parents_and_blocking_checks(settings_for, source_dir) -> None:
+    defs = build_definitions(settings_for(source_dir))
+    instance = DagsterInstance.ephemeral()
+    labeled, drift = AssetKey("labeled_projects"), AssetKey("drift_report")
+
+    cursor = evaluate_automation_conditions(defs=defs, instance=instance).cursor
+    _materialize(instance, defs, "projects", "tags")
+    result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    assert result.get_num_requested(labeled) == 1
+    assert result.get_num_requested(AssetKey("trained_model")) == 0  # drift decides retraining
+
+    _materialize(instance, defs, "labeled_projects", "champion_model")
+    _check(instance, "labeled_projects", passed=False)
+    blocked = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert blocked.get_num_requested(drift) == 0
+
+    _materialize(instance, defs, "labeled_projects")
+    freed = evaluate_automation_conditions(defs=defs, instance=instance, cursor=blocked.cursor)
+    assert freed.get_num_requested(drift) == 1
+
+
+def test_injected_drift_leads_to_one_retraining_and_a_gate_decision(settings_for, tmp_path) -> None:
+    from mlplatform.automation.driver import AutomationDriver, ContinualLoop
+    from mlplatform_tests.mlops import QUICK_TRAINING
+
+    projects, tags = make_projects_and_tags(rows=200, start="2020-02-01", freq="1D")
+    shifted_projects, shifted_tags = drifted_batch(
+        60, first_id=5000, start="2020-09-01", end="2020-09-20"
+    )
+    source = write_source(
+        tmp_path / "source",
+        pd.concat([projects, shifted_projects]),
+        pd.concat([tags, shifted_tags]),
+    )
+    overrides = {
+        "training": QUICK_TRAINING,
+        "monitoring": MonitoringPolicy(retraining_cooldown_seconds=0),
+    }
+    loop = ContinualLoop(AutomationDriver(DagsterInstance.ephemeral()))
+
+    early = build_definitions(settings_for(source, source_as_of="2020-06-01"), **overrides)
+    first = loop.step(early)
+    assert first.ingested and not first.retraining_runs  # no champion yet: nothing to compare
+    assert loop.bootstrap(early).success
+    assert early.resources["mlflow"].alias_version("champion") == "1"
+
+    later = build_definitions(settings_for(source, source_as_of="2020-09-30"), **overrides)
+    second = loop.step(later)
+    assert second.ingested
+    verdict = second.drift_reports[0]
+    assert verdict["status"] == DRIFT and verdict["text_content/drifted"]
+    assert len(second.retraining_runs) == 1
+    retraining = second.retraining_runs[0]
+    assert retraining.dagster_run.tags["dagster/run_key"].startswith("drift-")
+    gate = [e for e in retraining.get_asset_check_evaluations() if e.check_name == "promotion_gate"]
+    assert len(gate) == 1  # the gate decided, whichever way
+    assert not loop.driver.tick_sensor(later, "drift_retraining_sensor").runs
