@@ -145,3 +145,15 @@ def test_training_records_fingerprint_and_scores(labeled) -> None:
     assert data_fingerprint(labeled) == data_fingerprint(labeled.sample(frac=1, random_state=1))
     assert data_fingerprint(labeled) != data_fingerprint(changed)
     assert training_cutoff(labeled) == labeled["created_on"].max().isoformat()
+
+
+def test_rows_after_cutoff_keep_only_the_newest_window(labeled) -> None:
+    from mlplatform.core.training import rows_after
+
+    cutoff = labeled["created_on"].sort_values().iloc[40].isoformat()
+    unseen = rows_after(labeled, cutoff)
+    assert len(unseen) == 119
+    newest = rows_after(labeled, cutoff, window_days=30)
+    assert newest["created_on"].min() > labeled["created_on"].max() - pd.Timedelta(days=30)
+    assert 0 < len(newest) < len(unseen)
+    assert rows_after(labeled, None).empty

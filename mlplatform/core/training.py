@@ -179,12 +179,20 @@ def rows_until(
 
 
 def rows_after(
-    frame: pd.DataFrame, cutoff: str | None, label_config: LabelConfig = LabelConfig()
+    frame: pd.DataFrame,
+    cutoff: str | None,
+    label_config: LabelConfig = LabelConfig(),
+    window_days: float | None = None,
 ) -> pd.DataFrame:
-    """Rows that arrived after a model's training cutoff."""
+    """Rows that arrived after a model's training cutoff; with `window_days`, only the newest.
+
+    Without a window, months of unseen rows pile up and dilute a sudden shift in the latest one.
+    """
     labeled = prepare_labeled(frame, label_config)
     if not cutoff or cutoff == "None":
         return labeled.iloc[0:0]
-    return labeled[pd.to_datetime(labeled["created_on"]) > pd.Timestamp(cutoff)].reset_index(
-        drop=True
-    )
+    created = pd.to_datetime(labeled["created_on"])
+    keep = created > pd.Timestamp(cutoff)
+    if window_days and keep.any():
+        keep &= created > created[keep].max() - pd.Timedelta(days=window_days)
+    return labeled[keep].reset_index(drop=True)

@@ -145,5 +145,9 @@ def champion_model(
         f"champion is now v{version} (was {f'v{replaced}' if replaced else 'none'})",
     )
     return MaterializeResult(
-        metadata={"champion_version": version, "previous_version": replaced or "none"}
+        metadata={
+            "champion_version": version,
+            "previous_version": replaced or "none",
+            "reference_rows": len(reference),
+        }
     )

@@ -42,7 +42,7 @@ def drift_report(
         )
     champion = mlflow.load_tagger(version)
     cutoff = champion.tags.get("training_cutoff")
-    new_rows = rows_after(labeled_projects, cutoff, training.label_config())
+    new_rows = rows_after(labeled_projects, cutoff, training.label_config(), monitoring.window_days)
     current = drift_profile(new_rows, champion.tagger.predict(project_text(new_rows)))
     stem = f"drift-{context.run_id[:8]}"
     html = reports.path(f"{stem}.html")
@@ -53,6 +53,8 @@ def drift_report(
         "drift_detected": result.drift_detected,
         "champion_version": version,
         "training_cutoff": str(cutoff),
+        "window_days": monitoring.window_days or "all",
+        "window_start": str(new_rows["created_on"].min()) if len(new_rows) else "none",
         "new_rows": result.new_rows,
         "reference_rows": result.reference_rows,
         "tests": MetadataValue.md(result.to_markdown()),

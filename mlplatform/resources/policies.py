@@ -61,6 +61,7 @@ class PromotionPolicy(ConfigurableResource):
 class MonitoringPolicy(ConfigurableResource):
     """When new data counts as drift, and how often drift may trigger retraining."""
 
+    window_days: float | None = 30.0  # compare the newest month of unseen rows
     min_rows: int = 30
     label_p_value: float = 0.01
     length_p_value: float = 0.01

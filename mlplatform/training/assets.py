@@ -67,7 +67,7 @@ def trial_logger(context: AssetExecutionContext, n_trials: int):
     def log(trial) -> None:
         if trial.value is not None and trial.state == "COMPLETE":
             best.append(max([trial.value, *best]))
-        score = "pruned" if trial.state == "PRUNED" else f"cv F1 {trial.value or 0:.3f}"
+        score = f"cv F1 {trial.value:.3f}" if trial.state == "COMPLETE" else trial.state.lower()
         context.log.info(
             f"trial {trial.number + 1}/{n_trials}: {score} (best {best[-1] if best else 0:.3f})"
         )
