@@ -20,7 +20,7 @@ class DriftConfig:
     min_rows: int = 30
     label_p_value: float = 0.01  # chi-squared on the tag distribution
     length_p_value: float = 0.01  # Kolmogorov-Smirnov on words per project
-    content_auc: float = 0.75  # ROC AUC of a TF-IDF domain classifier (reference vs new)
+    content_auc: float = 0.70  # ROC AUC of a TF-IDF domain classifier (reference vs new)
     prediction_distance: float = 0.1  # Jensen-Shannon distance of the champion's predictions
     required_tests: tuple[str, ...] = ("text_content",)
     min_drifted_tests: int = 2

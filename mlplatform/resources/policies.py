@@ -65,7 +65,7 @@ class MonitoringPolicy(ConfigurableResource):
     min_rows: int = 30
     label_p_value: float = 0.01
     length_p_value: float = 0.01
-    content_auc: float = 0.75
+    content_auc: float = 0.70
     prediction_distance: float = 0.1
     required_tests: list[str] = Field(default_factory=lambda: ["text_content"])
     min_drifted_tests: int = 2
