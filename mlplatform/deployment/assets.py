@@ -49,6 +49,7 @@ def model_evaluation(
     challenger = score_tagger(trained_model.tagger, holdout)
     champion_version = mlflow.alias_version(CHAMPION)
     if champion_version == trained_model.version:
+        # Re-evaluating the champion itself: judge it on minimum quality; promotion is a no-op.
         champion_version = None
     champion = (
         score_tagger(mlflow.load_tagger(champion_version).tagger, holdout)
