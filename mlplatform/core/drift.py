@@ -164,12 +164,10 @@ def _evidently_values(reference, current, specs, html_path: Path | None) -> list
 
 def drift_figure(result: DriftResult):
     """Each test's statistic against its threshold, as a bar chart."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: nothing global keeps figures alive
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 3))
+    figure = Figure(figsize=(7, 3))
+    axes = figure.subplots()
     names = [t.name for t in result.tests]
     axes.barh(
         names,

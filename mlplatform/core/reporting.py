@@ -46,13 +46,11 @@ def comparison_markdown(
 
 def confusion_matrix_figure(confusion: dict[str, Any]):
     """A matplotlib figure of a confusion matrix (counts), for MLflow."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: nothing global keeps figures alive
 
     labels, matrix = confusion["labels"], confusion["matrix"]
-    figure, axes = plt.subplots(figsize=(6, 5))
+    figure = Figure(figsize=(6, 5))
+    axes = figure.subplots()
     axes.imshow(matrix, cmap="Blues")
     axes.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
     axes.set_yticks(range(len(labels)), labels)

@@ -67,7 +67,7 @@ def drift_report(
         )
         metadata["html_report"] = MetadataValue.url(html.as_uri())
     if result.drift_detected:
-        drifted = ", ".join(name for name, t in result.as_dict()["tests"].items() if t["drifted"])
+        drifted = ", ".join(t.name for t in result.tests if t.drifted)
         notifier.notify(
             "drift_detected",
             f"{result.new_rows} new rows drifted from champion v{version}'s reference ({drifted})",

@@ -62,14 +62,15 @@ def trained_model(
 
 
 def trial_logger(context: AssetExecutionContext, n_trials: int):
-    best: list[float] = []
+    """Progress in the Dagster log: one line per finished trial, with the best score so far."""
+    best = 0.0
 
     def log(trial) -> None:
-        if trial.value is not None and trial.state == "COMPLETE":
-            best.append(max([trial.value, *best]))
-        score = f"cv F1 {trial.value:.3f}" if trial.state == "COMPLETE" else trial.state.lower()
-        context.log.info(
-            f"trial {trial.number + 1}/{n_trials}: {score} (best {best[-1] if best else 0:.3f})"
-        )
+        nonlocal best
+        completed = trial.state == "COMPLETE"
+        if completed:
+            best = max(best, trial.value)
+        score = f"cv F1 {trial.value:.3f}" if completed else trial.state.lower()
+        context.log.info(f"trial {trial.number + 1}/{n_trials}: {score} (best {best:.3f})")
 
     return log
