@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -66,7 +66,6 @@ class TrainingOutcome:
     rows: dict[str, int]
     tuning_seconds: float
     fit_seconds: float
-    labels: list[str] = field(default_factory=list)
 
 
 def prepare_labeled(frame: pd.DataFrame, config: LabelConfig = LabelConfig()) -> pd.DataFrame:
@@ -125,7 +124,6 @@ def train_tagger(
         },
         tuning_seconds=tuning_seconds,
         fit_seconds=fit_seconds,
-        labels=tagger.classes,
     )
 
 
@@ -173,7 +171,7 @@ def rows_until(
     """The rows a model trained up to `cutoff` learned from (held-out rows excluded)."""
     labeled = prepare_labeled(frame, label_config)
     seen = ~in_holdout(labeled["id"], test_fraction)
-    if cutoff and cutoff != "None":
+    if cutoff:
         seen &= pd.to_datetime(labeled["created_on"]) <= pd.Timestamp(cutoff)
     return labeled[seen].reset_index(drop=True)
 
@@ -189,7 +187,7 @@ def rows_after(
     Without a window, months of unseen rows pile up and dilute a sudden shift in the latest one.
     """
     labeled = prepare_labeled(frame, label_config)
-    if not cutoff or cutoff == "None":
+    if not cutoff:
         return labeled.iloc[0:0]
     created = pd.to_datetime(labeled["created_on"])
     keep = created > pd.Timestamp(cutoff)

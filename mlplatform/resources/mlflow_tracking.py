@@ -51,6 +51,13 @@ class MlflowTracking(ConfigurableResource):
     experiment_name: str = "mlplatform"
     registered_model_name: str = "project-tagger"
 
+    def fluent(self):
+        """The `mlflow` module pointed at this store (its model APIs use global URIs)."""
+        mlflow = _mlflow()
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        return mlflow
+
     def client(self) -> MlflowClient:
         return _mlflow().MlflowClient(
             tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri
@@ -137,15 +144,13 @@ class MlflowTracking(ConfigurableResource):
         import numpy as np
         import skops.io
 
-        mlflow = _mlflow()
+        mlflow = self.fluent()
         from mlflow.models import infer_signature
 
         example = np.array(["transformers for text classification with attention"], dtype=object)
         # MLflow saves sklearn models with skops, which loads only types it was told to trust:
         # those of our own estimator, listed from its dump.
         trusted = skops.io.get_untrusted_types(data=skops.io.dumps(tagger.estimator))
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
         with mlflow.start_run(run_id=run_id):
             info = mlflow.sklearn.log_model(
                 tagger.estimator,
@@ -167,15 +172,13 @@ class MlflowTracking(ConfigurableResource):
         return version
 
     def load_tagger(self, version: str) -> RegisteredTagger:
-        mlflow = _mlflow()
+        mlflow = self.fluent()
         from mlflow.models import get_model_info
 
         from mlplatform.core.training import Tagger
 
         model_version = self.client().get_model_version(self.registered_model_name, version)
         uri = f"models:/{self.registered_model_name}/{version}"
-        mlflow.set_registry_uri(self.tracking_uri)
-        mlflow.set_tracking_uri(self.tracking_uri)
         metadata = get_model_info(uri).metadata or {}
         tagger = Tagger(
             mlflow.sklearn.load_model(uri),

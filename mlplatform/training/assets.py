@@ -25,10 +25,11 @@ def trained_model(
     from mlplatform.core.training import data_fingerprint, train_tagger, training_cutoff
 
     fingerprint = data_fingerprint(labeled_projects)
+    cutoff = training_cutoff(labeled_projects)
     tags = {
         "data_rows": str(fingerprint["rows"]),
         "data_sha256": fingerprint["sha256"],
-        "training_cutoff": str(training_cutoff(labeled_projects)),
+        **({"training_cutoff": cutoff} if cutoff else {}),
         "dagster_run_id": context.run_id,
     }
     # One study per data version and seed: parallel workers on the same data share it.
