@@ -1,7 +1,7 @@
 """Replay the Made With ML data month by month, plus one injected drifted batch.
 
 Each step sets MLPLATFORM_SOURCE_AS_OF and drives the real sensors and automation conditions
-through a Dagster instance (mlplatform.automation.driver): the source sensor ingests, automation
+through a Dagster instance (mlplatform.lib.driver): the source sensor ingests, automation
 builds labeled_projects and drift_report, the drift sensor asks for retraining, the gate decides.
 The champion is scored on holdout_2023.csv after every step, next to the model frozen after the
 first champion; those holdout ids are withheld from the replayed source so no model trains on them.
@@ -21,11 +21,11 @@ from pathlib import Path
 import pandas as pd
 from dagster import DagsterInstance
 
-from mlplatform.automation.driver import AutomationDriver, ContinualLoop
 from mlplatform.core.synthetic import drifted_batch
 from mlplatform.core.training import prepare_labeled, score_tagger
 from mlplatform.definitions import build_definitions
-from mlplatform.resources.mlflow_tracking import CHAMPION
+from mlplatform.lib.driver import AutomationDriver, ContinualLoop
+from mlplatform.resources.model_registry import CHAMPION
 from mlplatform.resources.policies import MonitoringPolicy, TrainingPolicy
 from mlplatform.settings import Settings
 
@@ -61,10 +61,10 @@ def write_replay_source(directory: Path, holdout_ids: set[int]) -> Path:
     return directory
 
 
-def champion_f1(mlflow, holdout: pd.DataFrame, version: str | None) -> float | None:
+def champion_f1(registry, holdout: pd.DataFrame, version: str | None) -> float | None:
     if version is None:
         return None
-    return score_tagger(mlflow.load_tagger(version).tagger, holdout)["overall"]["f1"]
+    return score_tagger(registry.load(version).tagger, holdout).overall.f1
 
 
 def main() -> None:
@@ -79,9 +79,9 @@ def main() -> None:
             {"MLPLATFORM_HOME": str(Path(scratch) / "home"), "MLPLATFORM_SOURCE": str(source)}
         )
         overrides = {
-            "training": TrainingPolicy(n_trials=args.trials, cv_folds=3, timeout_seconds=60),
+            "training_policy": TrainingPolicy(n_trials=args.trials, cv_folds=3, timeout_seconds=60),
             # No cool-down: measure what the detector asks for, month by month.
-            "monitoring": MonitoringPolicy(retraining_cooldown_seconds=0),
+            "monitoring_policy": MonitoringPolicy(retraining_cooldown_seconds=0),
         }
         loop = ContinualLoop(AutomationDriver(DagsterInstance.ephemeral()))
         steps, frozen = [], None
@@ -94,14 +94,14 @@ def main() -> None:
                 }
             )
             defs = build_definitions(settings, **overrides)
-            mlflow = defs.resources["mlflow"]
-            before = mlflow.alias_version(CHAMPION)
+            registry = defs.resources["model_registry"]
+            before = registry.alias_version(CHAMPION)
             outcome = loop.step(defs)
             # Until a first model passes the gate's minimum quality, train by hand each step.
             bootstrap = before is None
             if bootstrap:
                 loop.bootstrap(defs)
-            after = mlflow.alias_version(CHAMPION)
+            after = registry.alias_version(CHAMPION)
             frozen = frozen or after
             report = outcome.drift_reports[0] if outcome.drift_reports else {}
             steps.append(
@@ -116,8 +116,8 @@ def main() -> None:
                     "bootstrap_training": bootstrap,
                     "champion_changed": after != before,
                     "champion_version": after,
-                    "champion_f1": champion_f1(mlflow, holdout, after),
-                    "frozen_f1": champion_f1(mlflow, holdout, frozen),
+                    "champion_f1": champion_f1(registry, holdout, after),
+                    "frozen_f1": champion_f1(registry, holdout, frozen),
                 }
             )
             print(

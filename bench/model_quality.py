@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from mlplatform.core.training import prepare_labeled, score_tagger, train_tagger
-from mlplatform.core.tuning import TuningConfig
+from mlplatform.core.tuning_config import TuningConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "madewithml"
@@ -37,9 +37,9 @@ def run_seed(train: pd.DataFrame, holdout: pd.DataFrame, seed: int, trials: int)
     scores = score_tagger(outcome.tagger, holdout)
     return {
         "seed": seed,
-        "f1_weighted": scores["overall"]["f1"],
-        "precision_mode_precision": scores["precision_mode"]["precision"],
-        "precision_mode_f1": scores["precision_mode"]["f1"],
+        "f1_weighted": scores.overall.f1,
+        "precision_mode_precision": scores.precision_mode.precision,
+        "precision_mode_f1": scores.precision_mode.f1,
         "cv_f1_weighted": outcome.tuning.best_value,
         "threshold": outcome.tagger.threshold,
         "trials": len(outcome.tuning.trials),
@@ -48,7 +48,7 @@ def run_seed(train: pd.DataFrame, holdout: pd.DataFrame, seed: int, trials: int)
         "fit_seconds": outcome.fit_seconds,
         "seconds": seconds,
         "best_params": outcome.tuning.best_params,
-        "per_class_f1": {k: v["f1"] for k, v in scores["overall"]["per_class"].items()},
+        "per_class_f1": {k: v.f1 for k, v in scores.overall.per_class.items()},
     }
 
 

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     rollback.add_argument("--to-version", help="a registry version to make champion")
 
     args = parser.parse_args(argv)
-    from mlplatform.deployment import serving
+    from mlplatform import serving
 
     try:
         if args.command == "predict":
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "champion":
             result = serving.aliases()
         else:
-            replaced, restored = serving.mlflow_from_settings().rollback(args.to_version)
+            replaced, restored = serving.registry_from_settings().rollback(args.to_version)
             result = {"champion": restored, "previous": replaced}
     except LookupError as error:
         print(f"mlplatform {args.command}: {error}", file=sys.stderr)

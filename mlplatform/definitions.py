@@ -1,45 +1,32 @@
-"""The code location: one `Definitions`, built from settings. Nothing heavy runs here."""
+"""The code location: the `defs/` folder bound to one environment's resources and executor.
 
+`dagster`, `dg` and the tests all load `defs` from here. Nothing heavy runs at import: no dbt
+parse, no network, no database connection.
+"""
+
+import warnings
 from typing import Any
 
-from dagster import Definitions, load_assets_from_modules
+from dagster import AssetSelection, Definitions, PreviewWarning, load_from_defs_folder
 
-from mlplatform.automation import sensors
-from mlplatform.automation.jobs import ingestion_job, refresh_job, retraining_job
-from mlplatform.deployment import assets as deployment_assets
-from mlplatform.ingestion import assets as ingestion_assets
-from mlplatform.lib.execution import executor_for
-from mlplatform.monitoring import assets as monitoring_assets
-from mlplatform.quality.checks import labeled_projects_gx_suite
+from mlplatform.lib.execution import EXECUTORS
 from mlplatform.resources import build_resources
-from mlplatform.settings import Settings
-from mlplatform.training import assets as training_assets
-from mlplatform.transformation import assets as transformation_assets
+from mlplatform.resources.warehouse import WAREHOUSE_TABLE_TAG
+from mlplatform.settings import PROJECT_ROOT, Settings, building_with
 
 
 def build_definitions(settings: Settings, **resource_overrides: Any) -> Definitions:
-    return Definitions(
-        assets=load_assets_from_modules(
-            [
-                ingestion_assets,
-                transformation_assets,
-                training_assets,
-                deployment_assets,
-                monitoring_assets,
-            ]
-        ),
-        asset_checks=[labeled_projects_gx_suite, deployment_assets.promotion_gate],
-        jobs=[ingestion_job, retraining_job, refresh_job],
-        sensors=[
-            sensors.source_change_sensor,
-            sensors.drift_retraining_sensor,
-            sensors.notify_on_run_failure,
-            sensors.automation_sensor,
-        ],
-        schedules=[sensors.daily_refresh_schedule],
-        resources={**build_resources(settings), **resource_overrides},
-        executor=executor_for(settings.executor),
-    )
+    """Everything under `mlplatform/defs/`, with the resources and executor of `settings`."""
+    with building_with(settings):
+        folder = load_from_defs_folder(path_within_project=PROJECT_ROOT)
+    resources = {**build_resources(settings), **resource_overrides}
+    environment = Definitions(resources=resources, executor=EXECUTORS[settings.executor])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PreviewWarning)  # map_resolved_asset_specs
+        return Definitions.merge(folder, environment).map_resolved_asset_specs(
+            func=resources["warehouse"].describe,
+            selection=AssetSelection.tag(WAREHOUSE_TABLE_TAG, ""),
+        )
 
 
 defs = build_definitions(Settings.from_env())

@@ -1,22 +1,34 @@
 """Every setting of the platform, read from environment variables in one place.
 
 Reading settings is cheap and side-effect free: no directory is created and nothing connects.
+Defaults of tuning, the gate and drift live in the core's config dataclasses; this module only
+says which environment variable overrides which of them.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlplatform.core.sources import DEFAULT_SOURCE
+from mlplatform.core.tuning_config import TuningConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 GX_PROJECT_DIR = PROJECT_ROOT / "gx"
 
+# Variables that may hold credentials: resources receive them as `dagster.EnvVar`.
+SLACK_WEBHOOK_VAR = "MLPLATFORM_SLACK_WEBHOOK_URL"
+TRACKING_URI_VAR = "MLFLOW_TRACKING_URI"
+OPTUNA_STORAGE_VAR = "MLPLATFORM_OPTUNA_STORAGE"
+
 EXECUTORS = ("in_process", "multiprocess")
+WAREHOUSES = ("duckdb",)
+INGESTIONS = ("builtin",)
 
 
 @dataclass(frozen=True)
@@ -26,9 +38,10 @@ class Settings:
     home: Path
     source: str
     source_as_of: str | None
+    ingestion: str
+    warehouse: str
     duckdb_path: Path
     warehouse_schema: str
-    dbt_target: str
     executor: str
     mlflow_tracking_uri: str
     mlflow_artifact_location: str
@@ -41,28 +54,53 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         home = _absolute(environ.get("MLPLATFORM_HOME", ".mlplatform"))
-        executor = environ.get("MLPLATFORM_EXECUTOR", "in_process")
-        if executor not in EXECUTORS:
-            raise ValueError(f"MLPLATFORM_EXECUTOR={executor!r}: expected one of {EXECUTORS}")
         return cls(
             home=home,
             source=environ.get("MLPLATFORM_SOURCE") or DEFAULT_SOURCE,
             source_as_of=environ.get("MLPLATFORM_SOURCE_AS_OF") or None,
+            ingestion=_choice(environ, "MLPLATFORM_INGESTION", INGESTIONS),
+            warehouse=_choice(environ, "MLPLATFORM_WAREHOUSE", WAREHOUSES),
             duckdb_path=_absolute(environ.get("MLPLATFORM_DUCKDB_PATH", home / "warehouse.duckdb")),
             warehouse_schema=environ.get("MLPLATFORM_WAREHOUSE_SCHEMA", "madewithml"),
-            dbt_target=environ.get("MLPLATFORM_DBT_TARGET", "duckdb"),
-            executor=executor,
-            mlflow_tracking_uri=environ.get("MLFLOW_TRACKING_URI")
-            or f"sqlite:///{home / 'mlflow.db'}",
+            executor=_choice(environ, "MLPLATFORM_EXECUTOR", EXECUTORS),
+            mlflow_tracking_uri=environ.get(TRACKING_URI_VAR) or f"sqlite:///{home / 'mlflow.db'}",
             mlflow_artifact_location=environ.get("MLPLATFORM_MLFLOW_ARTIFACTS")
             or (home / "mlartifacts").as_uri(),
-            optuna_storage=environ.get("MLPLATFORM_OPTUNA_STORAGE")
-            or f"sqlite:///{home / 'optuna.db'}",
-            tuning_trials=_number(environ, "MLPLATFORM_TUNING_TRIALS", int, 50),
-            tuning_timeout_seconds=_number(environ, "MLPLATFORM_TUNING_TIMEOUT", float, 100.0),
-            seed=_number(environ, "MLPLATFORM_SEED", int, 42),
-            slack_webhook_url=environ.get("MLPLATFORM_SLACK_WEBHOOK_URL") or None,
+            optuna_storage=environ.get(OPTUNA_STORAGE_VAR) or f"sqlite:///{home / 'optuna.db'}",
+            tuning_trials=_number(environ, "MLPLATFORM_TUNING_TRIALS", int, TuningConfig.n_trials),
+            tuning_timeout_seconds=_number(
+                environ, "MLPLATFORM_TUNING_TIMEOUT", float, TuningConfig.timeout_seconds
+            ),
+            seed=_number(environ, "MLPLATFORM_SEED", int, TuningConfig.seed),
+            slack_webhook_url=environ.get(SLACK_WEBHOOK_VAR) or None,
         )
+
+
+# The settings that definitions are being built with: `build_definitions` binds them while the
+# defs folder loads, so definition-time choices (the ingestion backend) follow them.
+_ACTIVE_SETTINGS: ContextVar[Settings | None] = ContextVar("mlplatform_settings", default=None)
+
+
+def active_settings() -> Settings:
+    """The settings bound by `building_with`, else those of the environment."""
+    return _ACTIVE_SETTINGS.get() or Settings.from_env()
+
+
+@contextmanager
+def building_with(settings: Settings) -> Iterator[Settings]:
+    token = _ACTIVE_SETTINGS.set(settings)
+    try:
+        yield settings
+    finally:
+        _ACTIVE_SETTINGS.reset(token)
+
+
+def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`; the first is the default."""
+    value = environ.get(name) or choices[0]
+    if value not in choices:
+        raise ValueError(f"{name}={value!r}: expected one of {choices}")
+    return value
 
 
 def _number(environ: Mapping[str, str], name: str, kind: type, default):

@@ -12,7 +12,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "madewit
 
 def pytest_configure(config: pytest.Config) -> None:
     """A fresh clone has no dbt manifest yet: prepare it once, before definitions import."""
-    from mlplatform.transformation.project import dbt_project
+    from mlplatform.lib.dbt_project import dbt_project
 
     if not dbt_project.manifest_path.exists():
         dbt_project.preparer.prepare(dbt_project)

@@ -1,35 +1,51 @@
-"""Run the DataOps graph in-process on a temporary warehouse and read what it stored."""
+"""Run the platform's own definitions in-process on a temporary warehouse and read what it
+stored."""
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
-from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, materialize
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DagsterInstance,
+    Definitions,
+    ExecuteInProcessResult,
+    materialize,
+)
 
-from mlplatform.ingestion.assets import projects, tags
-from mlplatform.quality.checks import labeled_projects_gx_suite
-from mlplatform.resources import build_resources
+from mlplatform.definitions import build_definitions
+from mlplatform.resources import build_warehouse
 from mlplatform.settings import Settings
-from mlplatform.transformation.assets import madewithml_dbt_models
 
-DATAOPS_DEFINITIONS = [projects, tags, madewithml_dbt_models, labeled_projects_gx_suite]
+Selection = AssetSelection | str | list[str]
+DATAOPS = AssetSelection.groups("ingestion", "transformation")
 
 
-def materialize_dataops(
-    settings: Settings, instance: DagsterInstance | None = None, selection: str | None = None
+def materialize_selection(
+    defs: Definitions,
+    selection: Selection,
+    instance: DagsterInstance | None = None,
 ) -> ExecuteInProcessResult:
+    """Materialize `selection` (and the checks of what it selects) of `defs`, in process."""
     return materialize(
-        DATAOPS_DEFINITIONS,
-        resources=build_resources(settings),
-        instance=instance,
+        [*defs.assets, *(defs.asset_checks or [])],
+        resources=defs.resources,
         selection=selection,
+        instance=instance,
         raise_on_error=False,
     )
 
 
+def materialize_dataops(
+    settings: Settings,
+    instance: DagsterInstance | None = None,
+    selection: Selection = DATAOPS,
+) -> ExecuteInProcessResult:
+    return materialize_selection(build_definitions(settings), selection, instance)
+
+
 def read_warehouse_table(settings: Settings, table: str) -> pd.DataFrame:
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as connection:
-        return connection.sql(f'select * from "{settings.warehouse_schema}"."{table}"').df()
+    return build_warehouse(settings).read_table(table)
 
 
 def materialized_keys(result: ExecuteInProcessResult) -> set[str]:

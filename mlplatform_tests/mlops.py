@@ -3,39 +3,27 @@
 from __future__ import annotations
 
 import pandas as pd
-from dagster import ExecuteInProcessResult, materialize
+from dagster import AssetSelection, ExecuteInProcessResult
 
 from mlplatform.core.training import Tagger
 from mlplatform.core.tuning import fit_tagger
-from mlplatform.deployment.assets import champion_model, model_evaluation, promotion_gate
-from mlplatform.resources import build_resources
-from mlplatform.resources.mlflow_tracking import MlflowTracking
+from mlplatform.definitions import build_definitions
+from mlplatform.resources import build_model_registry
+from mlplatform.resources.model_registry import MlflowModelRegistry, TaggerModel
 from mlplatform.resources.policies import PromotionPolicy, TrainingPolicy
 from mlplatform.settings import Settings
-from mlplatform.training.assets import trained_model
-from mlplatform_tests.dataops import DATAOPS_DEFINITIONS
+from mlplatform_tests.dataops import materialize_selection
 
-ALL_DEFINITIONS = [
-    *DATAOPS_DEFINITIONS,
-    trained_model,
-    model_evaluation,
-    promotion_gate,
-    champion_model,
-]
 QUICK_TRAINING = TrainingPolicy(n_trials=3, cv_folds=3, timeout_seconds=None)
+# Everything up to the champion; drift_report has tests of its own.
+THROUGH_CHAMPION = AssetSelection.all() - AssetSelection.assets("drift_report")
 
 
-def resources_for(settings: Settings, **overrides) -> dict:
-    return {**build_resources(settings), "training": QUICK_TRAINING, **overrides}
-
-
-def materialize_all(settings: Settings, selection=None, **overrides) -> ExecuteInProcessResult:
-    return materialize(
-        ALL_DEFINITIONS,
-        resources=resources_for(settings, **overrides),
-        selection=selection,
-        raise_on_error=False,
-    )
+def materialize_all(
+    settings: Settings, selection=THROUGH_CHAMPION, **overrides
+) -> ExecuteInProcessResult:
+    defs = build_definitions(settings, **{"training_policy": QUICK_TRAINING, **overrides})
+    return materialize_selection(defs, selection)
 
 
 def evaluate_and_promote(settings: Settings, **overrides) -> ExecuteInProcessResult:
@@ -43,12 +31,12 @@ def evaluate_and_promote(settings: Settings, **overrides) -> ExecuteInProcessRes
     return materialize_all(settings, selection=["model_evaluation", "champion_model"], **overrides)
 
 
-def mlflow_for(settings: Settings) -> MlflowTracking:
-    return build_resources(settings)["mlflow"]
+def registry_for(settings: Settings) -> MlflowModelRegistry:
+    return build_model_registry(settings)
 
 
 def register_tagger(
-    mlflow: MlflowTracking, frame: pd.DataFrame, shuffle_labels: bool = False
+    registry: MlflowModelRegistry, frame: pd.DataFrame, shuffle_labels: bool = False
 ) -> str:
     """Fit a tagger on `frame` (labels shuffled for a deliberately bad one) and register it."""
     labels = (
@@ -56,10 +44,10 @@ def register_tagger(
     )
     texts = frame["title"] + " " + frame["description"]
     params = {"features": "word", "classifier": "logistic_regression", "C": 10.0}
-    tagger = Tagger(fit_tagger(texts, labels, [params], seed=0), threshold=0.3)
-    with mlflow.training_run("test-registration", {}) as run_id:
-        return mlflow.log_tagger(run_id, tagger, {})
+    tagger = Tagger(fit_tagger(texts, labels, params, seed=0), threshold=0.3)
+    with registry.tracking.training_run("test-registration", {}) as run_id:
+        return registry.register(TaggerModel(tagger, run_id)).version
 
 
 def with_promotion(settings: Settings, **policy) -> dict:
-    return {"promotion": PromotionPolicy(**policy)}
+    return {"promotion_policy": PromotionPolicy(**policy)}

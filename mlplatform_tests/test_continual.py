@@ -12,10 +12,11 @@ from dagster import (
     evaluate_automation_conditions,
 )
 
-from mlplatform.automation.sensors import drift_retraining_sensor, source_change_sensor
 from mlplatform.core.drift import DRIFT, NO_DRIFT, NOT_ENOUGH_DATA, drift_profile, measure_drift
 from mlplatform.core.synthetic import drifted_batch
 from mlplatform.definitions import build_definitions
+from mlplatform.defs.monitoring.sensors import drift_retraining_sensor
+from mlplatform.ingestion_backends.builtin import source_change_sensor
 from mlplatform.resources.notifications import Notifier
 from mlplatform.resources.policies import MonitoringPolicy
 from mlplatform.resources.source import MadeWithMLSource
@@ -89,7 +90,7 @@ def _report_drift(instance: DagsterInstance, drifted: bool) -> None:
 def test_drift_sensor_requests_one_retraining_per_drift_event() -> None:
     instance = DagsterInstance.ephemeral()
     resources = {
-        "monitoring": MonitoringPolicy(retraining_cooldown_seconds=0),
+        "monitoring_policy": MonitoringPolicy(retraining_cooldown_seconds=0),
         "notifier": Notifier(),
     }
     nothing = _tick(drift_retraining_sensor, instance, None, **resources)
@@ -111,7 +112,7 @@ def test_drift_sensor_requests_one_retraining_per_drift_event() -> None:
     second = _tick(drift_retraining_sensor, instance, calm.cursor, **resources)
     assert len(second.run_requests) == 1 and second.run_requests[0].run_key != run_key
 
-    cooled = {**resources, "monitoring": MonitoringPolicy(retraining_cooldown_seconds=3600)}
+    cooled = {**resources, "monitoring_policy": MonitoringPolicy(retraining_cooldown_seconds=3600)}
     _report_drift(instance, drifted=True)
     blocked = _tick(drift_retraining_sensor, instance, second.cursor, **cooled)
     assert not blocked.run_requests and "cool-down" in blocked.skip_message
@@ -160,7 +161,7 @@ def test_automation_waits_for_parents_and_blocking_checks(settings_for, source_d
 
 
 def test_injected_drift_leads_to_one_retraining_and_a_gate_decision(settings_for, tmp_path) -> None:
-    from mlplatform.automation.driver import AutomationDriver, ContinualLoop
+    from mlplatform.lib.driver import AutomationDriver, ContinualLoop
     from mlplatform_tests.mlops import QUICK_TRAINING
 
     projects, tags = make_projects_and_tags(rows=200, start="2020-02-01", freq="1D")
@@ -173,8 +174,8 @@ def test_injected_drift_leads_to_one_retraining_and_a_gate_decision(settings_for
         pd.concat([tags, shifted_tags]),
     )
     overrides = {
-        "training": QUICK_TRAINING,
-        "monitoring": MonitoringPolicy(retraining_cooldown_seconds=0),
+        "training_policy": QUICK_TRAINING,
+        "monitoring_policy": MonitoringPolicy(retraining_cooldown_seconds=0),
     }
     loop = ContinualLoop(AutomationDriver(DagsterInstance.ephemeral()))
 
@@ -182,7 +183,7 @@ def test_injected_drift_leads_to_one_retraining_and_a_gate_decision(settings_for
     first = loop.step(early)
     assert first.ingested and not first.retraining_runs  # no champion yet: nothing to compare
     assert loop.bootstrap(early).success
-    assert early.resources["mlflow"].alias_version("champion") == "1"
+    assert early.resources["model_registry"].alias_version("champion") == "1"
 
     later = build_definitions(settings_for(source, source_as_of="2020-09-30"), **overrides)
     second = loop.step(later)

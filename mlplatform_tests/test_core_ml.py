@@ -11,6 +11,7 @@ from mlplatform.core.evaluation import (
 from mlplatform.core.gate import GateConfig, decide
 from mlplatform.core.labels import fold_tags
 from mlplatform.core.model import CLASSIFIERS, build_pipeline
+from mlplatform.core.scores import ClassScores, ConfusionMatrix, Metrics, SliceScores, TaggerScores
 from mlplatform.core.splits import in_holdout, split_dataset
 from mlplatform.core.text import clean_text, project_text
 from mlplatform.core.training import (
@@ -20,7 +21,8 @@ from mlplatform.core.training import (
     train_tagger,
     training_cutoff,
 )
-from mlplatform.core.tuning import TuningConfig, tune
+from mlplatform.core.tuning import tune
+from mlplatform.core.tuning_config import TuningConfig
 from mlplatform_tests.fixtures import make_projects_and_tags
 
 
@@ -66,7 +68,7 @@ def test_split_is_reproducible_and_disjoint(labeled) -> None:
 @pytest.mark.parametrize("classifier", CLASSIFIERS)
 def test_every_classifier_family_gives_probabilities(labeled, classifier) -> None:
     params = {"classifier": classifier, "C": 1.0, "alpha": 1e-4, "features": "word"}
-    model = build_pipeline(params).fit(project_text(labeled), labeled["tag"])
+    model = build_pipeline(params, seed=0).fit(project_text(labeled), labeled["tag"])
     probabilities = model.predict_proba(project_text(labeled[:5]))
     assert probabilities.shape == (5, labeled["tag"].nunique())
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
@@ -108,11 +110,16 @@ def test_slices_select_the_documented_rows() -> None:
     assert nlp_mentioning_cnn(frame).tolist() == [False, True, False]
 
 
-def _evaluation(f1: float, class_f1: float = 0.9, slice_f1: float = 0.9) -> dict:
-    return {
-        "overall": {"f1": f1, "per_class": {"mlops": {"f1": class_f1, "support": 10}}},
-        "slices": {"short_text": {"f1": slice_f1, "rows": 10}},
-    }
+def _evaluation(f1: float, class_f1: float = 0.9, slice_f1: float = 0.9) -> TaggerScores:
+    overall = Metrics(
+        rows=10,
+        precision=f1,
+        recall=f1,
+        f1=f1,
+        per_class={"mlops": ClassScores(class_f1, class_f1, class_f1, 10)},
+        confusion=ConfusionMatrix(("mlops",), ((10,),)),
+    )
+    return TaggerScores(overall, overall, {"short_text": SliceScores(10, 0.9, 0.9, slice_f1)})
 
 
 @pytest.mark.parametrize(
@@ -135,11 +142,12 @@ def test_gate(challenger, champion, promote) -> None:
 
 def test_training_records_fingerprint_and_scores(labeled) -> None:
     outcome = train_tagger(labeled, TuningConfig(n_trials=3, cv_folds=3, timeout_seconds=None))
-    assert outcome.test is not None and outcome.test["overall"]["f1"] > 0.8
+    assert outcome.test is not None and outcome.test.overall.f1 > 0.8
     assert 0 < outcome.tagger.threshold < 1
     assert set(outcome.tagger.classes) == set(prepare_labeled(labeled)["tag"])
     scores = score_tagger(outcome.tagger, prepare_labeled(labeled))
-    assert set(scores) == {"overall", "precision_mode", "slices"}
+    assert set(scores.slices) == {"short_text", "nlp_cnn"}
+    assert scores.overall.rows == scores.precision_mode.rows == len(prepare_labeled(labeled))
     changed = labeled.copy()
     changed.loc[0, "title"] = "changed"
     assert data_fingerprint(labeled) == data_fingerprint(labeled.sample(frac=1, random_state=1))

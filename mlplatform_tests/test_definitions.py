@@ -1,11 +1,17 @@
+import json
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from dagster import Definitions
 
+from mlplatform.definitions import build_definitions
 from mlplatform.settings import PROJECT_ROOT, Settings
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 
 GUARDED_IMPORT = textwrap.dedent(
     """
@@ -71,9 +77,53 @@ def test_default_source_is_the_pinned_public_data() -> None:
     assert "e8dfdbe98f55cba8befaf8409e16e48fac2d26d8" in Settings.from_env({}).source
 
 
-def test_unknown_executor_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="MLPLATFORM_EXECUTOR"):
-        Settings.from_env({"MLPLATFORM_EXECUTOR": "threads"})
+@pytest.mark.parametrize("variable", ["MLPLATFORM_EXECUTOR", "MLPLATFORM_WAREHOUSE"])
+def test_unknown_choice_is_a_clear_error(variable: str) -> None:
+    with pytest.raises(ValueError, match=f"{variable}='nope': expected one of"):
+        Settings.from_env({variable: "nope"})
+
+
+def definitions_listing(defs: Definitions) -> dict[str, list[str]]:
+    """Every asset, check, sensor (with its default status), schedule and job, by name."""
+    graph = defs.resolve_asset_graph()
+    return {
+        "assets": sorted(key.to_user_string() for key in graph.get_all_asset_keys()),
+        "asset_checks": sorted(
+            f"{key.asset_key.to_user_string()}:{key.name}" for key in graph.asset_check_keys
+        ),
+        "sensors": sorted(
+            f"{sensor.name} ({sensor.default_status.value})" for sensor in defs.sensors or []
+        ),
+        "schedules": sorted(
+            f"{schedule.name} ({schedule.default_status.value})"
+            for schedule in defs.schedules or []
+        ),
+        "jobs": sorted(
+            job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__")
+        ),
+    }
+
+
+def test_definitions_match_the_snapshot(tmp_path: Path) -> None:
+    """A check, sensor, schedule or job that drops out of the defs folder fails here.
+
+    After a deliberate change: MLPLATFORM_UPDATE_SNAPSHOT=1 uv run pytest -k snapshot
+    """
+    listing = definitions_listing(
+        build_definitions(Settings.from_env({"MLPLATFORM_HOME": str(tmp_path)}))
+    )
+    if os.environ.get("MLPLATFORM_UPDATE_SNAPSHOT"):
+        SNAPSHOT.write_text(json.dumps(listing, indent=2) + "\n")
+    assert listing == json.loads(SNAPSHOT.read_text())
+
+
+def test_warehouse_tables_show_their_storage(tmp_path: Path) -> None:
+    defs = build_definitions(Settings.from_env({"MLPLATFORM_HOME": str(tmp_path)}))
+    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    for table in ("projects", "tags", "labeled_projects"):
+        assert "duckdb" in specs[table].kinds
+        assert specs[table].metadata["dagster/table_name"] == f"warehouse.madewithml.{table}"
+    assert "duckdb" not in specs["trained_model"].kinds
 
 
 def test_code_location_loads_in_dagster(tmp_path: Path) -> None:

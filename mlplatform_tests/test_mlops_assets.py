@@ -10,17 +10,17 @@ import pytest
 from dagster import build_input_context, build_output_context
 
 from mlplatform.core.training import prepare_labeled, train_tagger
-from mlplatform.core.tuning import TuningConfig
-from mlplatform.resources.mlflow_tracking import CHAMPION, PREVIOUS
-from mlplatform.resources.model_io import MlflowModelIOManager, TrainedModel
+from mlplatform.core.tuning_config import TuningConfig
+from mlplatform.resources.model_io import MlflowModelIOManager
+from mlplatform.resources.model_registry import CHAMPION, PREVIOUS, TaggerModel
 from mlplatform.resources.notifications import Notifier
 from mlplatform_tests.dataops import check_evaluations, materialized_keys, read_warehouse_table
 from mlplatform_tests.fixtures import make_projects_and_tags, write_source
 from mlplatform_tests.mlops import (
     evaluate_and_promote,
     materialize_all,
-    mlflow_for,
     register_tagger,
+    registry_for,
 )
 
 
@@ -35,8 +35,8 @@ def test_whole_graph_trains_registers_and_crowns_a_champion(settings) -> None:
     assert materialized_keys(result) >= {"trained_model", "model_evaluation", "champion_model"}
     assert check_evaluations(result)["model_evaluation:promotion_gate"].passed
 
-    mlflow = mlflow_for(settings)
-    assert mlflow.alias_version(CHAMPION) == "1"
+    registry = registry_for(settings)
+    assert registry.alias_version(CHAMPION) == "1"
     trained = next(
         e
         for e in result.get_asset_materialization_events()
@@ -44,14 +44,15 @@ def test_whole_graph_trains_registers_and_crowns_a_champion(settings) -> None:
     ).materialization.metadata
     assert trained["model_version"].value == "1"
     assert trained["test_f1_weighted"].value > 0.8
-    run = mlflow.client().get_run(trained["mlflow_run_id"].value)
+    client = registry.tracking.client()
+    run = client.get_run(trained["mlflow_run_id"].value)
     assert run.data.tags["data_rows"] == "160"
     assert len(run.data.tags["data_sha256"]) == 64
     assert run.data.tags["training_cutoff"].startswith("2020-")
     assert run.data.metrics["trials"] == 3
-    artifacts = {a.path for a in mlflow.client().list_artifacts(run.info.run_id)}
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"confusion_matrix.png", "per_class_report.json", "model"} <= artifacts | {"model"}
-    nested = mlflow.client().search_runs(
+    nested = client.search_runs(
         [run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'"
     )
     assert len(nested) == 3
@@ -61,11 +62,11 @@ def test_whole_graph_trains_registers_and_crowns_a_champion(settings) -> None:
 def test_io_manager_round_trip(settings) -> None:
     frame = read_or_make_labeled(settings)
     outcome = train_tagger(frame, TuningConfig(n_trials=2, cv_folds=3, timeout_seconds=None))
-    mlflow = mlflow_for(settings)
-    io_manager = MlflowModelIOManager(mlflow=mlflow)
-    with mlflow.training_run("round-trip", {}) as run_id:
+    registry = registry_for(settings)
+    io_manager = MlflowModelIOManager(registry=registry)
+    with registry.tracking.training_run("round-trip", {}) as run_id:
         context = build_output_context(run_id="dagster-run-1")
-        io_manager.handle_output(context, TrainedModel(outcome.tagger, run_id, {"k": "v"}))
+        io_manager.handle_output(context, TaggerModel(outcome.tagger, run_id, {"k": "v"}))
     upstream = build_output_context(run_id="dagster-run-1")
     loaded = io_manager.load_input(build_input_context(upstream_output=upstream))
     texts = (frame["title"] + " " + frame["description"]).tolist()
@@ -74,6 +75,7 @@ def test_io_manager_round_trip(settings) -> None:
     )
     assert loaded.tagger.threshold == outcome.tagger.threshold
     assert loaded.tags["k"] == "v" and loaded.tags["dagster_run_id"] == "dagster-run-1"
+    assert loaded.version == "1" and loaded.run_id == run_id
 
 
 def read_or_make_labeled(settings):
@@ -84,33 +86,33 @@ def read_or_make_labeled(settings):
 def test_gate_promotes_only_better_models_and_rollback_restores(settings) -> None:
     assert materialize_all(settings, selection=["projects", "tags", "labeled_projects"]).success
     labeled = prepare_labeled(read_warehouse_table(settings, "labeled_projects"))
-    mlflow = mlflow_for(settings)
+    registry = registry_for(settings)
 
-    bad_first = register_tagger(mlflow, labeled, shuffle_labels=True)
+    bad_first = register_tagger(registry, labeled, shuffle_labels=True)
     result = evaluate_and_promote(settings)
     assert not check_evaluations(result)["model_evaluation:promotion_gate"].passed
-    assert mlflow.alias_version(CHAMPION) is None, f"v{bad_first} is below min quality"
+    assert registry.alias_version(CHAMPION) is None, f"v{bad_first} is below min quality"
 
-    good = register_tagger(mlflow, labeled)
+    good = register_tagger(registry, labeled)
     assert evaluate_and_promote(settings).success
-    assert mlflow.alias_version(CHAMPION) == good
+    assert registry.alias_version(CHAMPION) == good
 
-    worse = register_tagger(mlflow, labeled, shuffle_labels=True)
+    worse = register_tagger(registry, labeled, shuffle_labels=True)
     result = evaluate_and_promote(settings)
     assert not result.success
     assert "champion_model" not in materialized_keys(result)
-    assert mlflow.alias_version(CHAMPION) == good
+    assert registry.alias_version(CHAMPION) == good
     report = settings.home / "reports" / f"regression-v{worse}.md"
     assert "worse than the champion" in report.read_text()
 
-    better = register_tagger(mlflow, labeled)  # as good as the champion: within tolerance
+    better = register_tagger(registry, labeled)  # as good as the champion: within tolerance
     assert evaluate_and_promote(settings).success
-    assert (mlflow.alias_version(CHAMPION), mlflow.alias_version(PREVIOUS)) == (better, good)
+    assert (registry.alias_version(CHAMPION), registry.alias_version(PREVIOUS)) == (better, good)
 
-    assert mlflow.rollback() == (better, good)
-    assert (mlflow.alias_version(CHAMPION), mlflow.alias_version(PREVIOUS)) == (good, better)
-    mlflow.rollback(to_version=better)
-    assert mlflow.alias_version(CHAMPION) == better
+    assert registry.rollback() == (better, good)
+    assert (registry.alias_version(CHAMPION), registry.alias_version(PREVIOUS)) == (good, better)
+    registry.rollback(to_version=better)
+    assert registry.alias_version(CHAMPION) == better
 
 
 def _cli(settings, *args: str) -> subprocess.CompletedProcess:
@@ -129,11 +131,11 @@ def test_prediction_cli_uses_the_champion(settings) -> None:
     assert missing.returncode == 1 and "no champion yet" in missing.stderr
 
     assert materialize_all(settings, selection=["projects", "tags", "labeled_projects"]).success
-    mlflow = mlflow_for(settings)
+    registry = registry_for(settings)
     labeled = prepare_labeled(read_warehouse_table(settings, "labeled_projects"))
-    first, second = register_tagger(mlflow, labeled), register_tagger(mlflow, labeled)
-    mlflow.promote(first)
-    mlflow.promote(second)
+    first, second = register_tagger(registry, labeled), register_tagger(registry, labeled)
+    registry.promote(first)
+    registry.promote(second)
 
     completed = _cli(
         settings,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from mlplatform.core.scores import ClassScores, ConfusionMatrix, Metrics, SliceScores
 from mlplatform.core.text import clean_texts, project_text
 
 SliceFunction = Callable[[pd.DataFrame], pd.Series]
@@ -31,7 +31,7 @@ SLICES: dict[str, SliceFunction] = {"short_text": short_text, "nlp_cnn": nlp_men
 
 def classification_metrics(
     y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]
-) -> dict[str, Any]:
+) -> Metrics:
     """Weighted and per-class precision/recall/F1 plus the confusion matrix."""
     labels = list(labels)
     precision, recall, f1, support = precision_recall_fscore_support(
@@ -40,44 +40,36 @@ def classification_metrics(
     weighted = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, average="weighted", zero_division=0
     )
-    return {
-        "rows": len(y_true),
-        "precision": float(weighted[0]),
-        "recall": float(weighted[1]),
-        "f1": float(weighted[2]),
-        "per_class": {
-            label: {
-                "precision": float(precision[i]),
-                "recall": float(recall[i]),
-                "f1": float(f1[i]),
-                "support": int(support[i]),
-            }
+    matrix = confusion_matrix(y_true, y_pred, labels=labels)
+    return Metrics(
+        rows=len(y_true),
+        precision=float(weighted[0]),
+        recall=float(weighted[1]),
+        f1=float(weighted[2]),
+        per_class={
+            label: ClassScores(float(precision[i]), float(recall[i]), float(f1[i]), int(support[i]))
             for i, label in enumerate(labels)
         },
-        "confusion_matrix": {
-            "labels": labels,
-            "matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
-        },
-    }
+        confusion=ConfusionMatrix(tuple(labels), tuple(tuple(map(int, r)) for r in matrix)),
+    )
 
 
 def slice_metrics(
     frame: pd.DataFrame,
     y_pred: Sequence[str],
     labels: Sequence[str],
-    slices: dict[str, SliceFunction] = SLICES,
-) -> dict[str, dict[str, Any]]:
+    slices: Mapping[str, SliceFunction] = SLICES,
+) -> dict[str, SliceScores]:
     """Weighted metrics on each slice of `frame` (rows where the slice function is true)."""
     predicted = pd.Series(list(y_pred), index=frame.index)
     result = {}
     for name, select in slices.items():
         mask = select(frame).to_numpy(dtype=bool)
-        rows = int(mask.sum())
-        if rows == 0:
-            result[name] = {"rows": 0, "precision": None, "recall": None, "f1": None}
+        if not mask.any():
+            result[name] = SliceScores(0, None, None, None)
             continue
         scores = classification_metrics(frame["tag"][mask], predicted[mask], labels)
-        result[name] = {k: scores[k] for k in ("rows", "precision", "recall", "f1")}
+        result[name] = SliceScores(scores.rows, scores.precision, scores.recall, scores.f1)
     return result
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from mlplatform.core.scores import ClassScores, TaggerScores
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,7 @@ class GateConfig:
 @dataclass(frozen=True)
 class GateDecision:
     promote: bool
-    reasons: list[str] = field(default_factory=list)
+    reasons: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def verdict(self) -> str:
@@ -25,32 +26,48 @@ class GateDecision:
 
 
 def decide(
-    challenger: dict[str, Any], champion: dict[str, Any] | None, config: GateConfig = GateConfig()
+    challenger: TaggerScores, champion: TaggerScores | None, config: GateConfig = GateConfig()
 ) -> GateDecision:
     """Compare evaluations (as produced by `score_tagger`) on the same held-out rows."""
-    f1 = challenger["overall"]["f1"]
+    f1 = challenger.overall.f1
     if champion is None:
         if f1 >= config.min_f1:
-            return GateDecision(True, [f"first model: weighted F1 {f1:.3f} >= {config.min_f1}"])
-        return GateDecision(False, [f"first model: weighted F1 {f1:.3f} < {config.min_f1}"])
+            return GateDecision(True, (f"first model: weighted F1 {f1:.3f} >= {config.min_f1}",))
+        return GateDecision(False, (f"first model: weighted F1 {f1:.3f} < {config.min_f1}",))
 
     reasons = []
-    champion_f1 = champion["overall"]["f1"]
+    champion_f1 = champion.overall.f1
     if f1 < champion_f1 - config.f1_tolerance:
         reasons.append(
             f"weighted F1 {f1:.3f} is worse than the champion's {champion_f1:.3f} "
             f"by more than {config.f1_tolerance}"
         )
-    for label, scores in champion["overall"]["per_class"].items():
-        new = challenger["overall"]["per_class"].get(label, {"f1": 0.0})["f1"]
-        if scores["support"] and new < scores["f1"] - config.collapse_tolerance:
-            reasons.append(f"class {label!r} collapsed: F1 {scores['f1']:.3f} -> {new:.3f}")
-    for name, scores in champion["slices"].items():
-        new = challenger["slices"].get(name, {}).get("f1")
-        if scores["rows"] < config.min_slice_rows or scores["f1"] is None or new is None:
+    for label, scores in champion.overall.per_class.items():
+        new = challenger.overall.per_class.get(label, _ABSENT_CLASS).f1
+        if scores.support and new < scores.f1 - config.collapse_tolerance:
+            reasons.append(f"class {label!r} collapsed: F1 {scores.f1:.3f} -> {new:.3f}")
+    for name, scores in champion.slices.items():
+        new_slice = challenger.slices.get(name)
+        new = new_slice.f1 if new_slice else None
+        if scores.rows < config.min_slice_rows or scores.f1 is None or new is None:
             continue
-        if new < scores["f1"] - config.collapse_tolerance:
-            reasons.append(f"slice {name!r} collapsed: F1 {scores['f1']:.3f} -> {new:.3f}")
+        if new < scores.f1 - config.collapse_tolerance:
+            reasons.append(f"slice {name!r} collapsed: F1 {scores.f1:.3f} -> {new:.3f}")
     if reasons:
-        return GateDecision(False, reasons)
-    return GateDecision(True, [f"weighted F1 {f1:.3f} vs champion {champion_f1:.3f}; no collapse"])
+        return GateDecision(False, tuple(reasons))
+    return GateDecision(True, (f"weighted F1 {f1:.3f} vs champion {champion_f1:.3f}; no collapse",))
+
+
+# A class the challenger never predicts or sees scores 0.
+_ABSENT_CLASS = ClassScores(0.0, 0.0, 0.0, 0)
+
+
+@dataclass(frozen=True)
+class ModelEvaluation:
+    """A challenger and the champion scored on the same held-out rows, and the verdict."""
+
+    challenger_version: str
+    champion_version: str | None
+    challenger: TaggerScores
+    champion: TaggerScores | None
+    decision: GateDecision

@@ -32,7 +32,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
 }
 
 
-def build_pipeline(params: Mapping[str, Any] | None = None, seed: int = 42) -> Pipeline:
+def build_pipeline(params: Mapping[str, Any] | None, seed: int) -> Pipeline:
     """Cleaning → TF-IDF features → a linear classifier with `predict_proba`."""
     params = {**DEFAULT_PARAMS, **(params or {})}
     return Pipeline(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
+from mlplatform.core.scores import ConfusionMatrix, TaggerScores
 from mlplatform.core.training import TrainingOutcome
 
 
@@ -12,8 +14,8 @@ def _f(value: float | None) -> str:
 
 
 def comparison_markdown(
-    challenger: dict[str, Any],
-    champion: dict[str, Any] | None,
+    challenger: TaggerScores,
+    champion: TaggerScores | None,
     challenger_name: str,
     champion_name: str | None,
 ) -> str:
@@ -27,28 +29,28 @@ def comparison_markdown(
     for key in ("f1", "precision", "recall"):
         row(
             f"weighted {key}",
-            challenger["overall"][key],
-            champion["overall"][key] if champion else None,
+            getattr(challenger.overall, key),
+            getattr(champion.overall, key) if champion else None,
         )
     row(
         "precision-mode precision",
-        challenger["precision_mode"]["precision"],
-        champion["precision_mode"]["precision"] if champion else None,
+        challenger.precision_mode.precision,
+        champion.precision_mode.precision if champion else None,
     )
-    for label, scores in challenger["overall"]["per_class"].items():
-        old = champion["overall"]["per_class"].get(label, {}).get("f1") if champion else None
-        row(f"F1 class `{label}` (n={scores['support']})", scores["f1"], old)
-    for name, scores in challenger["slices"].items():
-        old = champion["slices"].get(name, {}).get("f1") if champion else None
-        row(f"F1 slice `{name}` (n={scores['rows']})", scores["f1"], old)
+    for label, scores in challenger.overall.per_class.items():
+        old = champion and champion.overall.per_class.get(label)
+        row(f"F1 class `{label}` (n={scores.support})", scores.f1, old.f1 if old else None)
+    for name, scores in challenger.slices.items():
+        old = champion and champion.slices.get(name)
+        row(f"F1 slice `{name}` (n={scores.rows})", scores.f1, old.f1 if old else None)
     return "\n".join(lines)
 
 
-def confusion_matrix_figure(confusion: dict[str, Any]):
+def confusion_matrix_figure(confusion: ConfusionMatrix):
     """A matplotlib figure of a confusion matrix (counts), for MLflow."""
     from matplotlib.figure import Figure  # no pyplot: nothing global keeps figures alive
 
-    labels, matrix = confusion["labels"], confusion["matrix"]
+    labels, matrix = confusion.labels, confusion.matrix
     figure = Figure(figsize=(6, 5))
     axes = figure.subplots()
     axes.imshow(matrix, cmap="Blues")
@@ -65,13 +67,13 @@ def confusion_matrix_figure(confusion: dict[str, Any]):
 
 def training_record(outcome: TrainingOutcome) -> dict[str, Any]:
     """Params, metrics and artifacts of a training outcome, ready for a tracking server."""
-    scored = outcome.test or {"overall": outcome.validation}
+    scored = outcome.test.overall if outcome.test else outcome.validation
     metrics = {
         "cv_f1_weighted_best": outcome.tuning.best_value,
-        "validation_f1_weighted": outcome.validation["f1"],
-        "test_f1_weighted": scored["overall"]["f1"] if outcome.test else None,
+        "validation_f1_weighted": outcome.validation.f1,
+        "test_f1_weighted": outcome.test.overall.f1 if outcome.test else None,
         "test_precision_mode_precision": (
-            outcome.test["precision_mode"]["precision"] if outcome.test else None
+            outcome.test.precision_mode.precision if outcome.test else None
         ),
         "precision_threshold": outcome.tagger.threshold,
         "tuning_seconds": outcome.tuning_seconds,
@@ -82,15 +84,16 @@ def training_record(outcome: TrainingOutcome) -> dict[str, Any]:
     params = {f"best.{k}": v for k, v in outcome.tuning.best_params.items()}
     params.update(
         {
-            "ensemble_size": len(outcome.tuning.ensemble_params),
             "study_name": outcome.tuning.study_name,
             **{f"rows.{k}": v for k, v in outcome.rows.items()},
         }
     )
     artifacts = {
-        "confusion_matrix.png": confusion_matrix_figure(scored["overall"]["confusion_matrix"]),
-        "per_class_report.json": scored["overall"]["per_class"],
-        "evaluation.json": {"validation": outcome.validation, "test": outcome.test},
-        "ensemble_params.json": outcome.tuning.ensemble_params,
+        "confusion_matrix.png": confusion_matrix_figure(scored.confusion),
+        "per_class_report.json": {k: asdict(v) for k, v in scored.per_class.items()},
+        "evaluation.json": {
+            "validation": asdict(outcome.validation),
+            "test": asdict(outcome.test) if outcome.test else None,
+        },
     }
     return {"params": params, "metrics": metrics, "artifacts": artifacts}

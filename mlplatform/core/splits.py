@@ -6,9 +6,9 @@ import hashlib
 from dataclasses import dataclass
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 HOLDOUT_SALT = "mlplatform-holdout-v1"
+TEST_FRACTION = 0.2  # share of ids held out for the test set
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,14 @@ def in_holdout(ids: pd.Series, fraction: float, salt: str = HOLDOUT_SALT) -> pd.
 
 def split_dataset(
     frame: pd.DataFrame,
+    seed: int,
     label: str = "tag",
-    test_fraction: float = 0.2,
+    test_fraction: float = TEST_FRACTION,
     validation_fraction: float = 0.15,
-    seed: int = 42,
 ) -> Splits:
     """Test by id hash (stable); train/validation stratified by label with `seed`."""
+    from sklearn.model_selection import train_test_split  # this module's constants load light
+
     holdout = in_holdout(frame["id"], test_fraction)
     rest = frame[~holdout]
     stratify = rest[label] if rest[label].value_counts().min() >= 2 else None

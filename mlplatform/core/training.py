@@ -18,9 +18,11 @@ from mlplatform.core.evaluation import (
     slice_metrics,
 )
 from mlplatform.core.labels import OTHER, LabelConfig, fold_tags
-from mlplatform.core.splits import in_holdout, split_dataset
+from mlplatform.core.scores import Metrics, TaggerScores
+from mlplatform.core.splits import TEST_FRACTION, in_holdout, split_dataset
 from mlplatform.core.text import project_text
-from mlplatform.core.tuning import TrialRecord, TuningConfig, TuningResult, fit_tagger, tune
+from mlplatform.core.tuning import TrialRecord, TuningResult, fit_tagger, tune
+from mlplatform.core.tuning_config import TuningConfig
 
 
 @dataclass
@@ -61,8 +63,8 @@ class Tagger:
 class TrainingOutcome:
     tagger: Tagger
     tuning: TuningResult
-    validation: dict[str, Any]
-    test: dict[str, Any] | None
+    validation: Metrics
+    test: TaggerScores | None
     rows: dict[str, int]
     tuning_seconds: float
     fit_seconds: float
@@ -81,7 +83,7 @@ def train_tagger(
     frame: pd.DataFrame,
     tuning_config: TuningConfig = TuningConfig(),
     label_config: LabelConfig = LabelConfig(),
-    test_fraction: float = 0.2,
+    test_fraction: float = TEST_FRACTION,
     on_trial: Callable[[TrialRecord], None] | None = None,
 ) -> TrainingOutcome:
     """Tune on train (CV), learn the threshold on validation, refit on train + validation."""
@@ -94,8 +96,8 @@ def train_tagger(
     tuning_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    members = tuning.ensemble_params or [tuning.best_params]
-    on_train = Tagger(fit_tagger(train_texts, train_labels, members, tuning_config.seed))
+    best = tuning.best_params
+    on_train = Tagger(fit_tagger(train_texts, train_labels, best, tuning_config.seed))
     validation_probabilities = on_train.probabilities(project_text(splits.validation))
     threshold = precision_threshold(
         validation_probabilities, splits.validation["tag"], on_train.classes
@@ -107,7 +109,7 @@ def train_tagger(
     )
     seen = pd.concat([splits.train, splits.validation])
     tagger = Tagger(
-        fit_tagger(project_text(seen), seen["tag"], members, tuning_config.seed),
+        fit_tagger(project_text(seen), seen["tag"], best, tuning_config.seed),
         threshold=threshold,
         other=label_config.other,
     )
@@ -127,17 +129,17 @@ def train_tagger(
     )
 
 
-def score_tagger(tagger: Tagger, frame: pd.DataFrame) -> dict[str, Any]:
+def score_tagger(tagger: Tagger, frame: pd.DataFrame) -> TaggerScores:
     """Overall (argmax), precision-mode and per-slice metrics of a tagger on labeled rows."""
     texts, labels = project_text(frame), sorted(set(tagger.classes) | set(frame["tag"]))
     predicted = tagger.predict(texts)
-    return {
-        "overall": classification_metrics(frame["tag"], predicted, labels),
-        "precision_mode": classification_metrics(
+    return TaggerScores(
+        overall=classification_metrics(frame["tag"], predicted, labels),
+        precision_mode=classification_metrics(
             frame["tag"], tagger.predict(texts, precision_mode=True), labels
         ),
-        "slices": slice_metrics(frame, predicted, labels),
-    }
+        slices=slice_metrics(frame, predicted, labels),
+    )
 
 
 def data_fingerprint(frame: pd.DataFrame) -> dict[str, Any]:
@@ -155,7 +157,9 @@ def training_cutoff(frame: pd.DataFrame) -> str | None:
 
 
 def holdout_rows(
-    frame: pd.DataFrame, label_config: LabelConfig = LabelConfig(), test_fraction: float = 0.2
+    frame: pd.DataFrame,
+    label_config: LabelConfig = LabelConfig(),
+    test_fraction: float = TEST_FRACTION,
 ) -> pd.DataFrame:
     """The held-out rows of `frame` (the same ids every time), with folded labels."""
     labeled = prepare_labeled(frame, label_config)
@@ -166,7 +170,7 @@ def rows_until(
     frame: pd.DataFrame,
     cutoff: str | None,
     label_config: LabelConfig = LabelConfig(),
-    test_fraction: float = 0.2,
+    test_fraction: float = TEST_FRACTION,
 ) -> pd.DataFrame:
     """The rows a model trained up to `cutoff` learned from (held-out rows excluded)."""
     labeled = prepare_labeled(frame, label_config)

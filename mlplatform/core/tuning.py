@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,22 +9,11 @@ from typing import Any
 import numpy as np
 import optuna
 from sklearn.base import BaseEstimator
-from sklearn.ensemble import VotingClassifier
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from mlplatform.core.model import build_pipeline
-
-
-@dataclass(frozen=True)
-class TuningConfig:
-    n_trials: int = 50
-    timeout_seconds: float | None = 100.0
-    cv_folds: int = 5
-    seed: int = 42
-    ensemble_size: int = 1
-    storage: str | None = None  # any optuna RDB URL; None keeps the study in memory
-    study_name: str = "project-tagger"
+from mlplatform.core.tuning_config import TuningConfig
 
 
 @dataclass(frozen=True)
@@ -41,7 +29,6 @@ class TuningResult:
     study_name: str
     best_value: float
     best_params: dict[str, Any]
-    ensemble_params: list[dict[str, Any]]
     trials: list[TrialRecord] = field(default_factory=list)
 
 
@@ -128,37 +115,17 @@ def tune(
     return TuningResult(
         study_name=config.study_name,
         best_value=float(study.best_value),
-        best_params=_params_of(study.best_trial),
-        ensemble_params=top_distinct_params(study, config.ensemble_size),
+        best_params=dict(study.best_trial.params),
         trials=[_record(trial) for trial in study.trials],
     )
 
 
-def top_distinct_params(study: optuna.Study, size: int) -> list[dict[str, Any]]:
-    """The best `size` completed trials with distinct parameters, best first."""
-    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    chosen: dict[str, dict[str, Any]] = {}
-    for trial in sorted(completed, key=lambda t: t.value, reverse=True):
-        params = _params_of(trial)
-        chosen.setdefault(json.dumps(params, sort_keys=True), params)
-        if len(chosen) == size:
-            break
-    return list(chosen.values())
-
-
 def fit_tagger(
-    texts: Sequence[str], labels: Sequence[str], params_list: Sequence[dict[str, Any]], seed: int
+    texts: Sequence[str], labels: Sequence[str], params: dict[str, Any], seed: int
 ) -> BaseEstimator:
-    """One pipeline, or a soft-voting ensemble of several, fitted on all given rows."""
+    """The pipeline of `params`, fitted on all given rows."""
     texts, labels = np.asarray(texts, dtype=object), np.asarray(labels, dtype=object)
-    if len(params_list) == 1:
-        return build_pipeline(params_list[0], seed=seed).fit(texts, labels)
-    members = [(f"m{i}", build_pipeline(p, seed=seed)) for i, p in enumerate(params_list)]
-    return VotingClassifier(members, voting="soft").fit(texts, labels)
-
-
-def _params_of(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    return dict(trial.params)
+    return build_pipeline(params, seed=seed).fit(texts, labels)
 
 
 def _record(trial: optuna.trial.FrozenTrial) -> TrialRecord:

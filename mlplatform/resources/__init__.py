@@ -1,55 +1,101 @@
-"""Resources and IO managers: everything that touches the outside, built from `Settings`."""
+"""Resources and IO managers: everything that touches the outside, built from `Settings`.
+
+One implementation per backend sits behind each seam (`WAREHOUSES` for the warehouse); the
+choice is a setting, never an `if` in an asset.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dagster import FilesystemIOManager
+from dagster import EnvVar, FilesystemIOManager
 from dagster_dbt import DbtCliResource
 
+from mlplatform.lib.dbt_project import dbt_project
+from mlplatform.resources.duckdb_warehouse import DuckDBWarehouse
 from mlplatform.resources.great_expectations import GreatExpectationsResource
 from mlplatform.resources.mlflow_tracking import MlflowTracking
 from mlplatform.resources.model_io import MlflowModelIOManager
+from mlplatform.resources.model_registry import MlflowModelRegistry
 from mlplatform.resources.notifications import Notifier, ReportStore
 from mlplatform.resources.policies import MonitoringPolicy, PromotionPolicy, TrainingPolicy
 from mlplatform.resources.source import MadeWithMLSource
-from mlplatform.resources.warehouse import DuckDBWarehouse, WarehouseIOManager
-from mlplatform.settings import GX_PROJECT_DIR, Settings
-from mlplatform.transformation.project import dbt_project
+from mlplatform.resources.warehouse import Warehouse
+from mlplatform.settings import (
+    GX_PROJECT_DIR,
+    OPTUNA_STORAGE_VAR,
+    SLACK_WEBHOOK_VAR,
+    TRACKING_URI_VAR,
+    Settings,
+)
+
+WAREHOUSES: dict[str, Callable[[Settings], Warehouse]] = {
+    "duckdb": lambda settings: DuckDBWarehouse(
+        database=str(settings.duckdb_path), schema_name=settings.warehouse_schema
+    ),
+}
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:
     """The resources of one environment; nothing connects until a step uses them."""
-    database, schema = str(settings.duckdb_path), settings.warehouse_schema
-    mlflow = MlflowTracking(
-        tracking_uri=settings.mlflow_tracking_uri,
-        artifact_location=settings.mlflow_artifact_location,
-    )
+    warehouse = build_warehouse(settings)
+    registry = build_model_registry(settings, secrets_as_env_vars=True)
     return {
-        "mlflow": mlflow,
-        "model_io_manager": MlflowModelIOManager(mlflow=mlflow),
+        "warehouse": warehouse,
+        "io_manager": warehouse.io_manager(),
+        "dbt": DbtCliResource(
+            project_dir=dbt_project, target=warehouse.dbt_target, dbt_executable=_dbt_executable()
+        ),
+        "source": MadeWithMLSource(location=settings.source, as_of=settings.source_as_of),
+        "great_expectations": GreatExpectationsResource(project_dir=str(GX_PROJECT_DIR)),
+        "mlflow_tracking": registry.tracking,
+        "model_registry": registry,
+        "model_io_manager": MlflowModelIOManager(registry=registry),
         "fs_io_manager": FilesystemIOManager(base_dir=str(settings.home / "storage")),
-        "training": TrainingPolicy(
+        "reports": ReportStore(directory=str(settings.home / "reports")),
+        "notifier": Notifier(
+            slack_webhook_url=_as_env_var(SLACK_WEBHOOK_VAR, settings.slack_webhook_url)
+        ),
+        "training_policy": TrainingPolicy(
             n_trials=settings.tuning_trials,
             timeout_seconds=settings.tuning_timeout_seconds,
             seed=settings.seed,
-            optuna_storage=settings.optuna_storage,
+            optuna_storage=_as_env_var(OPTUNA_STORAGE_VAR, settings.optuna_storage),
         ),
-        "promotion": PromotionPolicy(),
-        "monitoring": MonitoringPolicy(),
-        "notifier": Notifier(slack_webhook_url=settings.slack_webhook_url),
-        "reports": ReportStore(directory=str(settings.home / "reports")),
-        "io_manager": WarehouseIOManager(database=database, schema=schema),
-        "warehouse": DuckDBWarehouse(database=database, schema_name=schema),
-        "source": MadeWithMLSource(location=settings.source, as_of=settings.source_as_of),
-        "great_expectations": GreatExpectationsResource(project_dir=str(GX_PROJECT_DIR)),
-        "dbt": DbtCliResource(
-            project_dir=dbt_project, target=settings.dbt_target, dbt_executable=_dbt_executable()
-        ),
+        "promotion_policy": PromotionPolicy(),
+        "monitoring_policy": MonitoringPolicy(),
     }
+
+
+def build_warehouse(settings: Settings) -> Warehouse:
+    return WAREHOUSES[settings.warehouse](settings)
+
+
+def build_model_registry(
+    settings: Settings, secrets_as_env_vars: bool = False
+) -> MlflowModelRegistry:
+    """The registry over the tracking store of `settings`; outside Dagster (the CLI) the URI
+    is used as a plain value."""
+    uri = settings.mlflow_tracking_uri
+    tracking = MlflowTracking(
+        tracking_uri=_as_env_var(TRACKING_URI_VAR, uri) if secrets_as_env_vars else uri,
+        artifact_location=settings.mlflow_artifact_location,
+    )
+    return MlflowModelRegistry(tracking=tracking)
+
+
+def _as_env_var(name: str, value: Any) -> Any:
+    """A value the environment variable `name` set reaches the resource as `EnvVar(name)`.
+
+    URLs may hold credentials: as an EnvVar the resource's config in the UI shows the variable's
+    name, never its value.
+    """
+    return EnvVar(name) if value is not None and os.environ.get(name) == value else value
 
 
 def _dbt_executable() -> str:

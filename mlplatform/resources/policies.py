@@ -1,40 +1,38 @@
-"""Training and promotion policies, as resources so one place (settings) configures them."""
+"""Policies: settings of training, promotion and monitoring, configurable per run in the UI.
 
-from typing import TYPE_CHECKING
+Their defaults are the core's config dataclasses' own, so each is stated once.
+"""
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
 from mlplatform.core.drift import DriftConfig
 from mlplatform.core.gate import GateConfig
-from mlplatform.core.labels import ACCEPTED_TAGS, LabelConfig
-
-if TYPE_CHECKING:
-    from mlplatform.core.tuning import TuningConfig
+from mlplatform.core.labels import LabelConfig
+from mlplatform.core.splits import TEST_FRACTION
+from mlplatform.core.tuning_config import TuningConfig
 
 
 class TrainingPolicy(ConfigurableResource):
-    """How `trained_model` tunes and fits."""
+    """How `trained_model` tunes and fits, and which rows are held out."""
 
-    n_trials: int = 50
-    timeout_seconds: float | None = 100.0
-    cv_folds: int = 5
-    seed: int = 42
-    ensemble_size: int = 1
-    optuna_storage: str | None = None
-    accepted_tags: list[str] | None = Field(default_factory=lambda: list(ACCEPTED_TAGS))
-    min_tag_count: int = 0
-    test_fraction: float = 0.2
+    n_trials: int = TuningConfig.n_trials
+    timeout_seconds: float | None = TuningConfig.timeout_seconds
+    cv_folds: int = TuningConfig.cv_folds
+    seed: int = TuningConfig.seed
+    optuna_storage: str | None = TuningConfig.storage
+    accepted_tags: list[str] | None = Field(
+        default_factory=lambda: list(LabelConfig.accepted or ())
+    )
+    min_tag_count: int = LabelConfig.min_count
+    test_fraction: float = TEST_FRACTION
 
-    def tuning_config(self, study_name: str) -> "TuningConfig":
-        from mlplatform.core.tuning import TuningConfig  # optuna and sklearn: only when training
-
+    def tuning_config(self, study_name: str) -> TuningConfig:
         return TuningConfig(
             n_trials=self.n_trials,
             timeout_seconds=self.timeout_seconds,
             cv_folds=self.cv_folds,
             seed=self.seed,
-            ensemble_size=self.ensemble_size,
             storage=self.optuna_storage,
             study_name=study_name,
         )
@@ -47,10 +45,10 @@ class TrainingPolicy(ConfigurableResource):
 class PromotionPolicy(ConfigurableResource):
     """When a challenger may replace the champion."""
 
-    f1_tolerance: float = 0.01
-    collapse_tolerance: float = 0.15
-    min_f1: float = 0.5
-    min_slice_rows: int = 5
+    f1_tolerance: float = GateConfig.f1_tolerance
+    collapse_tolerance: float = GateConfig.collapse_tolerance
+    min_f1: float = GateConfig.min_f1
+    min_slice_rows: int = GateConfig.min_slice_rows
 
     def gate_config(self) -> GateConfig:
         return GateConfig(
@@ -62,13 +60,13 @@ class MonitoringPolicy(ConfigurableResource):
     """When new data counts as drift, and how often drift may trigger retraining."""
 
     window_days: float | None = 30.0  # compare the newest month of unseen rows
-    min_rows: int = 30
-    label_p_value: float = 0.01
-    length_p_value: float = 0.01
-    content_auc: float = 0.70
-    prediction_distance: float = 0.1
-    required_tests: list[str] = Field(default_factory=lambda: ["text_content"])
-    min_drifted_tests: int = 2
+    min_rows: int = DriftConfig.min_rows
+    label_p_value: float = DriftConfig.label_p_value
+    length_p_value: float = DriftConfig.length_p_value
+    content_auc: float = DriftConfig.content_auc
+    prediction_distance: float = DriftConfig.prediction_distance
+    required_tests: list[str] = Field(default_factory=lambda: list(DriftConfig.required_tests))
+    min_drifted_tests: int = DriftConfig.min_drifted_tests
     retraining_cooldown_seconds: float = 3600.0
 
     def drift_config(self) -> DriftConfig:

@@ -1,69 +1,64 @@
-"""The embedded warehouse: one DuckDB file shared by the IO manager and dbt."""
+"""The warehouse seam: what the platform needs from wherever its tables live.
+
+One implementation per backend (DuckDB today). Assets and checks only see this interface: the
+IO manager that stores frames, the dbt target and the variables its profile reads, table
+profiles for metadata, the asset kind and fully qualified table names shown in the UI.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from abc import abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
-from dagster import ConfigurableResource, InitResourceContext
-from dagster_duckdb_pandas import DuckDBPandasIOManager
+from dagster import AssetSpec, ConfigurableIOManagerFactory, ConfigurableResource
 
-
-class WarehouseIOManager(DuckDBPandasIOManager):
-    """DuckDB pandas IO manager that creates the warehouse's folder on first use."""
-
-    def setup_for_execution(self, context: InitResourceContext) -> None:
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        super().setup_for_execution(context)
+# Every step that reads or writes the warehouse joins this pool; its limit lives in the
+# instance (dagster.yaml), so one backend can allow one writer and another many.
+WAREHOUSE_POOL = "warehouse"
+# Assets stored as warehouse tables carry this tag; the warehouse adds its kind and table name.
+WAREHOUSE_TABLE_TAG = "mlplatform/warehouse_table"
 
 
 @dataclass(frozen=True)
 class TableProfile:
     row_count: int
-    columns: list[tuple[str, str]]
+    columns: tuple[tuple[str, str], ...]
     preview: pd.DataFrame
 
 
-class DuckDBWarehouse(ConfigurableResource):
-    """Connection details of the DuckDB warehouse, for dbt and for table profiles."""
+class Warehouse(ConfigurableResource):
+    """Where `projects`, `tags` and `labeled_projects` live; dbt builds in the same place."""
 
-    database: str
     schema_name: str
 
-    @contextmanager
-    def dbt_environment(self) -> Iterator[None]:
-        """Expose the warehouse location to a dbt subprocess (its profile reads these)."""
-        values = {
-            "MLPLATFORM_DUCKDB_PATH": self.database,
-            "MLPLATFORM_WAREHOUSE_SCHEMA": self.schema_name,
-        }
-        previous = {name: os.environ.get(name) for name in values}
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        os.environ.update(values)
-        try:
-            yield
-        finally:
-            for name, value in previous.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+    kind: ClassVar[str]  # the asset kind shown in the UI
+    dbt_target: ClassVar[str]  # the target in dbt_project/profiles.yml
 
-    def profile_table(self, table: str, preview_rows: int = 5) -> TableProfile:
-        """Row count, column types and first rows of a warehouse table."""
-        import duckdb
+    @abstractmethod
+    def io_manager(self) -> ConfigurableIOManagerFactory:
+        """The IO manager that stores and loads pandas frames as tables of `schema_name`."""
 
-        relation = f'"{self.schema_name}"."{table}"'
-        with duckdb.connect(self.database, read_only=True) as connection:
-            row_count = connection.execute(f"select count(*) from {relation}").fetchone()[0]
-            columns = connection.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position",
-                [self.schema_name, table],
-            ).fetchall()
-            preview = connection.execute(f"select * from {relation} limit {preview_rows}").df()
-        return TableProfile(int(row_count), [tuple(c) for c in columns], preview)
+    @abstractmethod
+    def dbt_vars(self) -> dict[str, str]:
+        """Values dbt's profile and sources read with `var()`: passed as `--vars`."""
+
+    @abstractmethod
+    def table_name(self, table: str) -> str:
+        """The fully qualified name of `table`, as the backend's own tools spell it."""
+
+    @abstractmethod
+    def profile_table(self, table: str, preview_rows: int) -> TableProfile:
+        """Row count, column types and first rows of `table`."""
+
+    @abstractmethod
+    def read_table(self, table: str) -> pd.DataFrame:
+        """The whole of `table` (for tools and tests; assets load through the IO manager)."""
+
+    def describe(self, spec: AssetSpec) -> AssetSpec:
+        """A warehouse table's spec with this backend's kind and table name."""
+        return spec.merge_attributes(
+            kinds={self.kind},
+            metadata={"dagster/table_name": self.table_name(spec.key.path[-1])},
+        )

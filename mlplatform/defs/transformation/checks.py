@@ -4,8 +4,8 @@ import pandas as pd
 from dagster import AssetCheckResult, AssetKey, asset_check
 
 from mlplatform.lib.checks import GX_CHECK_NAME, gx_check_description, suite_check_result
-from mlplatform.lib.execution import WAREHOUSE_POOL
 from mlplatform.resources.great_expectations import GreatExpectationsResource
+from mlplatform.resources.warehouse import WAREHOUSE_POOL
 
 
 @asset_check(

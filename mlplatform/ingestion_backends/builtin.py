@@ -1,7 +1,8 @@
-"""Raw assets `projects` and `tags`: read from the source, validated, then landed.
+"""The built-in loader: `projects` and `tags` read from CSV files, validated, then landed.
 
 Write-audit-publish: the GX suite runs on the batch in memory and the table is written only
-when it passes, so a bad batch never overwrites what the warehouse already holds.
+when it passes, so a bad batch never overwrites what the warehouse already holds. New data is
+noticed by `source_change_sensor`, which fingerprints the files.
 """
 
 from collections.abc import Callable, Iterator
@@ -11,26 +12,35 @@ from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
     Backoff,
+    DefaultSensorStatus,
+    Definitions,
     Failure,
     Jitter,
     Output,
     RetryPolicy,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
     asset,
+    sensor,
 )
 
 from mlplatform.core.sources import SourceError
+from mlplatform.defs.ingestion.jobs import ingestion_job
 from mlplatform.lib.checks import gx_check_spec, suite_check_result
-from mlplatform.lib.execution import WAREHOUSE_POOL
 from mlplatform.lib.metadata import frame_metadata
 from mlplatform.resources.great_expectations import GreatExpectationsResource
 from mlplatform.resources.source import MadeWithMLSource
+from mlplatform.resources.warehouse import WAREHOUSE_POOL, WAREHOUSE_TABLE_TAG
 
 SOURCE_RETRY_POLICY = RetryPolicy(
     max_retries=3, delay=1, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
 )
 RAW_ASSET_OPTIONS = dict(
     group_name="ingestion",
-    kinds={"pandas", "duckdb"},
+    kinds={"pandas"},
+    tags={WAREHOUSE_TABLE_TAG: ""},
     output_required=False,
     retry_policy=SOURCE_RETRY_POLICY,
     pool=WAREHOUSE_POOL,
@@ -85,3 +95,28 @@ def land_if_valid(
         yield Output(frame, metadata=frame_metadata(frame))
     else:
         context.log.error(f"{outcome.summary()}. Batch rejected: the stored table is unchanged.")
+
+
+@sensor(job=ingestion_job, minimum_interval_seconds=300, default_status=DefaultSensorStatus.RUNNING)
+def source_change_sensor(
+    context: SensorEvaluationContext, source: MadeWithMLSource
+) -> SensorResult | SkipReason:
+    """Ingest when the source's fingerprint changes; the run key is the fingerprint."""
+    try:
+        fingerprint = source.fingerprint()
+    except SourceError as error:
+        return SkipReason(f"source not reachable, will look again: {error}")
+    if fingerprint == context.cursor:
+        return SkipReason(f"source unchanged ({fingerprint[:12]})")
+    return SensorResult(
+        run_requests=[
+            RunRequest(
+                run_key=f"source-{fingerprint}", tags={"mlplatform/source_fingerprint": fingerprint}
+            )
+        ],
+        cursor=fingerprint,
+    )
+
+
+def builtin_ingestion() -> Definitions:
+    return Definitions(assets=[projects, tags], sensors=[source_change_sensor])

@@ -4,21 +4,24 @@ import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from mlplatform.resources.mlflow_tracking import MlflowTracking
-from mlplatform.resources.model_io import TrainedModel
+from mlplatform.resources.model_io import DAGSTER_RUN_TAG
+from mlplatform.resources.model_registry import TaggerModel
 from mlplatform.resources.policies import TrainingPolicy
+from mlplatform.resources.warehouse import WAREHOUSE_POOL
 
 
 @asset(
     group_name="training",
     io_manager_key="model_io_manager",
     kinds={"scikitlearn", "optuna", "mlflow"},
+    pool=WAREHOUSE_POOL,
 )
 def trained_model(
     context: AssetExecutionContext,
     labeled_projects: pd.DataFrame,
-    mlflow: MlflowTracking,
-    training: TrainingPolicy,
-) -> Output[TrainedModel]:
+    mlflow_tracking: MlflowTracking,
+    training_policy: TrainingPolicy,
+) -> Output[TaggerModel]:
     """A project tagger tuned by optuna and fitted on labeled_projects; a new registry version."""
     # The ML stack loads when training runs, not when the code location loads.
     from mlplatform.core.reporting import training_record
@@ -30,24 +33,26 @@ def trained_model(
         "data_rows": str(fingerprint["rows"]),
         "data_sha256": fingerprint["sha256"],
         **({"training_cutoff": cutoff} if cutoff else {}),
-        "dagster_run_id": context.run_id,
+        DAGSTER_RUN_TAG: context.run_id,
     }
     # One study per data version and seed: parallel workers on the same data share it.
-    study_name = f"project-tagger-{fingerprint['sha256'][:12]}-seed{training.seed}"
-    with mlflow.training_run(f"trained_model-{context.run_id[:8]}", tags) as run_id:
+    study_name = f"project-tagger-{fingerprint['sha256'][:12]}-seed{training_policy.seed}"
+    with mlflow_tracking.training_run(f"trained_model-{context.run_id[:8]}", tags) as run_id:
         outcome = train_tagger(
             labeled_projects,
-            training.tuning_config(study_name),
-            training.label_config(),
-            training.test_fraction,
-            on_trial=trial_logger(context, training.n_trials),
+            training_policy.tuning_config(study_name),
+            training_policy.label_config(),
+            training_policy.test_fraction,
+            on_trial=trial_logger(context, training_policy.n_trials),
         )
-        mlflow.log_trials(run_id, outcome.tuning.trials)
+        mlflow_tracking.log_trials(run_id, outcome.tuning.trials)
         record = training_record(outcome)
-        mlflow.log_summary(run_id, record["params"], record["metrics"], tags, record["artifacts"])
+        mlflow_tracking.log_summary(
+            run_id, record["params"], record["metrics"], tags, record["artifacts"]
+        )
     metrics = record["metrics"]
     return Output(
-        TrainedModel(outcome.tagger, run_id, tags),
+        TaggerModel(outcome.tagger, run_id, tags),
         metadata={
             "cv_f1_weighted_best": metrics["cv_f1_weighted_best"],
             "validation_f1_weighted": metrics["validation_f1_weighted"],
@@ -57,7 +62,7 @@ def trained_model(
             "trials_pruned": metrics["trials_pruned"],
             "best_params": MetadataValue.json(outcome.tuning.best_params),
             "training_rows": outcome.rows,
-            **{f"data/{k}": v for k, v in tags.items() if k != "dagster_run_id"},
+            **{f"data/{k}": v for k, v in tags.items() if k != DAGSTER_RUN_TAG},
         },
     )
 

@@ -6,9 +6,10 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, asset
 
 from mlplatform.lib.automation import fresh_when_parents_update
-from mlplatform.resources.mlflow_tracking import CHAMPION, MlflowTracking
+from mlplatform.resources.model_registry import CHAMPION, MlflowModelRegistry
 from mlplatform.resources.notifications import Notifier, ReportStore
 from mlplatform.resources.policies import MonitoringPolicy, TrainingPolicy
+from mlplatform.resources.warehouse import WAREHOUSE_POOL
 
 
 @asset(
@@ -17,13 +18,14 @@ from mlplatform.resources.policies import MonitoringPolicy, TrainingPolicy
     io_manager_key="fs_io_manager",
     automation_condition=fresh_when_parents_update(),
     kinds={"evidently"},
+    pool=WAREHOUSE_POOL,
 )
 def drift_report(
     context: AssetExecutionContext,
     labeled_projects: pd.DataFrame,
-    mlflow: MlflowTracking,
-    training: TrainingPolicy,
-    monitoring: MonitoringPolicy,
+    model_registry: MlflowModelRegistry,
+    training_policy: TrainingPolicy,
+    monitoring_policy: MonitoringPolicy,
     notifier: Notifier,
     reports: ReportStore,
 ) -> Output[dict[str, Any]]:
@@ -32,28 +34,30 @@ def drift_report(
     from mlplatform.core.text import project_text
     from mlplatform.core.training import rows_after
 
-    version = mlflow.alias_version(CHAMPION)
-    reference = mlflow.load_reference(version) if version else None
+    version = model_registry.alias_version(CHAMPION)
+    reference = model_registry.load_reference(version) if version else None
     if reference is None:
         context.log.warning("No champion with a drift reference yet: nothing to compare.")
         return Output(
             {"status": "no_reference", "drift_detected": False},
             metadata={"status": "no_reference", "drift_detected": False},
         )
-    champion = mlflow.load_tagger(version)
+    champion = model_registry.load(version)
     cutoff = champion.tags.get("training_cutoff")
-    new_rows = rows_after(labeled_projects, cutoff, training.label_config(), monitoring.window_days)
+    new_rows = rows_after(
+        labeled_projects, cutoff, training_policy.label_config(), monitoring_policy.window_days
+    )
     current = drift_profile(new_rows, champion.tagger.predict(project_text(new_rows)))
     stem = f"drift-{context.run_id[:8]}"
     html = reports.path(f"{stem}.html")
-    result = measure_drift(reference, current, monitoring.drift_config(), html_path=html)
+    result = measure_drift(reference, current, monitoring_policy.drift_config(), html_path=html)
     context.log.info(f"drift vs champion v{version} (cutoff {cutoff}): {result.status}")
     metadata = {
         "status": result.status,
         "drift_detected": result.drift_detected,
         "champion_version": version,
         "training_cutoff": str(cutoff),
-        "window_days": monitoring.window_days or "all",
+        "window_days": monitoring_policy.window_days or "all",
         "window_start": str(new_rows["created_on"].min()) if len(new_rows) else "none",
         "new_rows": result.new_rows,
         "reference_rows": result.reference_rows,

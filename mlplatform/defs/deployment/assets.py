@@ -1,25 +1,21 @@
 """Evaluation gate and promotion: only a better challenger becomes the champion."""
 
-from typing import Any
-
 import pandas as pd
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetExecutionContext,
     Failure,
     MaterializeResult,
     MetadataValue,
     Output,
     asset,
-    asset_check,
 )
 
-from mlplatform.core.gate import decide
+from mlplatform.core.gate import ModelEvaluation, decide
 from mlplatform.lib.automation import fresh_when_parents_update
-from mlplatform.resources.mlflow_tracking import CHAMPION, MlflowTracking, RegisteredTagger
+from mlplatform.resources.model_registry import CHAMPION, MlflowModelRegistry, TaggerModel
 from mlplatform.resources.notifications import Notifier, ReportStore
 from mlplatform.resources.policies import PromotionPolicy, TrainingPolicy
+from mlplatform.resources.warehouse import WAREHOUSE_POOL
 
 # New data alone does not re-run the gate or promotion: only a new trained_model does.
 AFTER_TRAINING = fresh_when_parents_update(ignore=["labeled_projects"])
@@ -30,33 +26,36 @@ AFTER_TRAINING = fresh_when_parents_update(ignore=["labeled_projects"])
     io_manager_key="fs_io_manager",
     kinds={"mlflow"},
     automation_condition=AFTER_TRAINING,
+    pool=WAREHOUSE_POOL,
 )
 def model_evaluation(
     context: AssetExecutionContext,
-    trained_model: RegisteredTagger,
+    trained_model: TaggerModel,
     labeled_projects: pd.DataFrame,
-    mlflow: MlflowTracking,
-    training: TrainingPolicy,
-    promotion: PromotionPolicy,
+    model_registry: MlflowModelRegistry,
+    training_policy: TrainingPolicy,
+    promotion_policy: PromotionPolicy,
     notifier: Notifier,
     reports: ReportStore,
-) -> Output[dict[str, Any]]:
+) -> Output[ModelEvaluation]:
     """The challenger and the champion scored on the same held-out rows, and the gate's verdict."""
     from mlplatform.core.reporting import comparison_markdown
     from mlplatform.core.training import holdout_rows, score_tagger
 
-    holdout = holdout_rows(labeled_projects, training.label_config(), training.test_fraction)
+    holdout = holdout_rows(
+        labeled_projects, training_policy.label_config(), training_policy.test_fraction
+    )
     challenger = score_tagger(trained_model.tagger, holdout)
-    champion_version = mlflow.alias_version(CHAMPION)
+    champion_version = model_registry.alias_version(CHAMPION)
     if champion_version == trained_model.version:
         # Re-evaluating the champion itself: judge it on minimum quality; promotion is a no-op.
         champion_version = None
     champion = (
-        score_tagger(mlflow.load_tagger(champion_version).tagger, holdout)
+        score_tagger(model_registry.load(champion_version).tagger, holdout)
         if champion_version
         else None
     )
-    decision = decide(challenger, champion, promotion.gate_config())
+    decision = decide(challenger, champion, promotion_policy.gate_config())
     table = comparison_markdown(
         challenger,
         champion,
@@ -80,44 +79,24 @@ def model_evaluation(
         notifier.notify(
             "regression", f"v{trained_model.version} not promoted: " + "; ".join(decision.reasons)
         )
-    return Output(
-        {
-            "challenger_version": trained_model.version,
-            "champion_version": champion_version,
-            "challenger": challenger,
-            "champion": champion,
-            "decision": {"promote": decision.promote, "reasons": decision.reasons},
-        },
-        metadata=metadata,
+    evaluation = ModelEvaluation(
+        trained_model.version, champion_version, challenger, champion, decision
     )
+    return Output(evaluation, metadata=metadata)
 
 
-@asset_check(
-    asset=model_evaluation,
-    name="promotion_gate",
-    blocking=True,
-    description="Challenger not worse beyond tolerance and no class or slice collapsed.",
+@asset(
+    group_name="deployment",
+    kinds={"mlflow"},
+    automation_condition=AFTER_TRAINING,
+    pool=WAREHOUSE_POOL,
 )
-def promotion_gate(model_evaluation: dict[str, Any]) -> AssetCheckResult:
-    decision = model_evaluation["decision"]
-    return AssetCheckResult(
-        passed=decision["promote"],
-        severity=AssetCheckSeverity.ERROR,
-        description="; ".join(decision["reasons"]),
-        metadata={
-            "challenger_version": model_evaluation["challenger_version"],
-            "champion_version": model_evaluation["champion_version"] or "none",
-        },
-    )
-
-
-@asset(group_name="deployment", kinds={"mlflow"}, automation_condition=AFTER_TRAINING)
 def champion_model(
     context: AssetExecutionContext,
-    model_evaluation: dict[str, Any],
+    model_evaluation: ModelEvaluation,
     labeled_projects: pd.DataFrame,
-    mlflow: MlflowTracking,
-    training: TrainingPolicy,
+    model_registry: MlflowModelRegistry,
+    training_policy: TrainingPolicy,
     notifier: Notifier,
 ) -> MaterializeResult:
     """Moves the registry alias `champion` to the challenger; the old one becomes `previous`.
@@ -128,19 +107,19 @@ def champion_model(
     from mlplatform.core.text import project_text
     from mlplatform.core.training import rows_until
 
-    if not model_evaluation["decision"]["promote"]:
+    if not model_evaluation.decision.promote:
         raise Failure("the promotion gate did not pass; champion unchanged", allow_retries=False)
-    version = model_evaluation["challenger_version"]
-    registered = mlflow.load_tagger(version)
+    version = model_evaluation.challenger_version
+    registered = model_registry.load(version)
     seen = rows_until(
         labeled_projects,
         registered.tags.get("training_cutoff"),
-        training.label_config(),
-        training.test_fraction,
+        training_policy.label_config(),
+        training_policy.test_fraction,
     )
     reference = drift_profile(seen, registered.tagger.predict(project_text(seen)))
-    mlflow.log_reference(version, reference)
-    replaced = mlflow.promote(version)
+    model_registry.log_reference(version, reference)
+    replaced = model_registry.promote(version)
     notifier.notify(
         "champion_changed",
         f"champion is now v{version} (was {f'v{replaced}' if replaced else 'none'})",

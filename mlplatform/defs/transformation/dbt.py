@@ -1,5 +1,6 @@
 """dbt models as assets; dbt tests become asset checks."""
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -12,10 +13,9 @@ from dagster_dbt import (
 )
 
 from mlplatform.lib.automation import fresh_when_parents_update
-from mlplatform.lib.execution import WAREHOUSE_POOL
-from mlplatform.lib.metadata import table_metadata
-from mlplatform.resources.warehouse import DuckDBWarehouse
-from mlplatform.transformation.project import dbt_project
+from mlplatform.lib.dbt_project import dbt_project
+from mlplatform.lib.metadata import PREVIEW_ROWS, table_metadata
+from mlplatform.resources.warehouse import WAREHOUSE_POOL, WAREHOUSE_TABLE_TAG, Warehouse
 
 
 class MadeWithMLDbtTranslator(DagsterDbtTranslator):
@@ -28,6 +28,9 @@ class MadeWithMLDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return "transformation"
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        return {**super().get_tags(dbt_resource_props), WAREHOUSE_TABLE_TAG: ""}
 
     def get_automation_condition(
         self, dbt_resource_props: Mapping[str, Any]
@@ -47,17 +50,18 @@ dbt_translator = MadeWithMLDbtTranslator(
     pool=WAREHOUSE_POOL,
 )
 def madewithml_dbt_models(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBWarehouse
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
 ) -> Iterator[Any]:
     """`dbt build`: models and their tests, with row counts and previews read afterwards."""
-    with warehouse.dbt_environment():
-        invocation = dbt.cli(["build"], context=context, raise_on_error=False)
-        # DuckDB allows one writer: profile the tables only once dbt has let go of the file.
-        events = list(invocation.stream())
+    invocation = dbt.cli(
+        ["build", "--vars", json.dumps(warehouse.dbt_vars())], context=context, raise_on_error=False
+    )
+    # DuckDB allows one writer: profile the tables only once dbt has let go of the file.
+    events = list(invocation.stream())
     for event in events:
         if isinstance(event, Output):
             table = context.asset_key_for_output(event.output_name).path[-1]
-            profile = warehouse.profile_table(table)
+            profile = warehouse.profile_table(table, PREVIEW_ROWS)
             event = event.with_metadata(
                 {
                     **event.metadata,

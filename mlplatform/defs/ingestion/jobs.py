@@ -1,0 +1,9 @@
+"""The ingestion job: whatever backend lands the raw tables, this job runs it."""
+
+from dagster import AssetSelection, define_asset_job
+
+ingestion_job = define_asset_job(
+    "ingestion",
+    selection=AssetSelection.assets("projects", "tags"),
+    description="Land projects and tags; declarative automation carries the rest downstream.",
+)

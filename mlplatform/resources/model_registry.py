@@ -1,0 +1,159 @@
+"""The MLflow model registry: versions of the tagger, the `champion`/`previous` aliases,
+promotion, rollback, and the drift reference saved with a champion."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from dagster import ConfigurableResource
+
+from mlplatform.resources.mlflow_tracking import MlflowTracking, import_mlflow
+
+if TYPE_CHECKING:
+    from mlplatform.core.training import Tagger
+
+CHAMPION, PREVIOUS = "champion", "previous"
+REFERENCE_DIR, REFERENCE_FILE = "reference", "reference.parquet"
+# Explicit requirements: inferring them costs seconds per logged model.
+MODEL_PIP_REQUIREMENTS = ["scikit-learn", "numpy", "pandas", "mlplatform"]
+
+
+@dataclass(frozen=True)
+class TaggerModel:
+    """A tagger with the MLflow run that describes it; `version` once it is registered.
+
+    `trained_model` hands one over without a version; the model IO manager registers it and
+    loads it back with its version.
+    """
+
+    tagger: Tagger
+    run_id: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    version: str | None = None
+
+
+class MlflowModelRegistry(ConfigurableResource):
+    """Versions of `registered_model_name` in the tracking store's registry."""
+
+    tracking: MlflowTracking
+    registered_model_name: str = "project-tagger"
+
+    def register(self, model: TaggerModel) -> TaggerModel:
+        """Log the tagger into its run and register it as a new version (with its tags)."""
+        import numpy as np
+        import skops.io
+
+        mlflow = self.tracking.fluent()
+        from mlflow.models import infer_signature
+
+        tagger = model.tagger
+        example = np.array(["transformers for text classification with attention"], dtype=object)
+        # MLflow saves sklearn models with skops, which loads only types it was told to trust:
+        # those of our own estimator, listed from its dump.
+        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(tagger.estimator))
+        with mlflow.start_run(run_id=model.run_id):
+            info = mlflow.sklearn.log_model(
+                tagger.estimator,
+                name="model",
+                signature=infer_signature(example, tagger.probabilities(example)),
+                pip_requirements=MODEL_PIP_REQUIREMENTS,
+                metadata={
+                    "threshold": tagger.threshold,
+                    "other": tagger.other,
+                    "classes": tagger.classes,
+                },
+                registered_model_name=self.registered_model_name,
+                skops_trusted_types=trusted,
+            )
+        version = str(info.registered_model_version)
+        client = self.tracking.client()
+        for key, value in model.tags.items():
+            client.set_model_version_tag(self.registered_model_name, version, key, str(value))
+        return replace(model, version=version)
+
+    def load(self, version: str) -> TaggerModel:
+        mlflow = self.tracking.fluent()
+        from mlflow.models import get_model_info
+
+        from mlplatform.core.training import Tagger
+
+        model_version = self.tracking.client().get_model_version(
+            self.registered_model_name, version
+        )
+        uri = f"models:/{self.registered_model_name}/{version}"
+        metadata = get_model_info(uri).metadata or {}
+        tagger = Tagger(
+            mlflow.sklearn.load_model(uri),
+            metadata.get("threshold"),
+            metadata.get("other", "other"),
+        )
+        return TaggerModel(tagger, model_version.run_id, dict(model_version.tags), version)
+
+    def log_reference(self, version: str, profile: pd.DataFrame) -> None:
+        """Save the drift reference of a version in its run (at promotion time)."""
+        client = self.tracking.client()
+        run_id = client.get_model_version(self.registered_model_name, version).run_id
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / REFERENCE_FILE
+            profile.to_parquet(path, index=False)
+            client.log_artifact(run_id, str(path), REFERENCE_DIR)
+
+    def load_reference(self, version: str) -> pd.DataFrame | None:
+        """The drift reference saved when `version` was promoted, if any."""
+        from mlflow.exceptions import MlflowException
+
+        client = self.tracking.client()
+        run_id = client.get_model_version(self.registered_model_name, version).run_id
+        try:
+            path = import_mlflow().artifacts.download_artifacts(
+                run_id=run_id,
+                artifact_path=f"{REFERENCE_DIR}/{REFERENCE_FILE}",
+                tracking_uri=self.tracking.tracking_uri,
+            )
+        except (MlflowException, OSError):
+            return None
+        return pd.read_parquet(path)
+
+    def latest_version(self, tag: tuple[str, str] | None = None) -> str | None:
+        """The newest registered version (optionally with a given tag)."""
+        query = f"name='{self.registered_model_name}'"
+        if tag:
+            query += f" and tags.{tag[0]}='{tag[1]}'"
+        versions = self.tracking.client().search_model_versions(query)
+        return str(max(int(v.version) for v in versions)) if versions else None
+
+    def alias_version(self, alias: str) -> str | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            version = self.tracking.client().get_model_version_by_alias(
+                self.registered_model_name, alias
+            )
+        except MlflowException:
+            return None
+        return str(version.version)
+
+    def promote(self, version: str) -> str | None:
+        """Make `version` the champion; the replaced champion becomes `previous`."""
+        current = self.alias_version(CHAMPION)
+        client = self.tracking.client()
+        if current is not None and current != version:
+            client.set_registered_model_alias(self.registered_model_name, PREVIOUS, current)
+        client.set_registered_model_alias(self.registered_model_name, CHAMPION, version)
+        return current
+
+    def rollback(self, to_version: str | None = None) -> tuple[str | None, str]:
+        """Point `champion` at `previous` (or `to_version`); the replaced one becomes `previous`.
+
+        Returns (replaced champion, new champion). Rolling back twice undoes the rollback.
+        """
+        target = to_version or self.alias_version(PREVIOUS)
+        if target is None:
+            raise LookupError(f"{self.registered_model_name} has no 'previous' version to restore")
+        self.tracking.client().get_model_version(self.registered_model_name, target)  # must exist
+        return self.promote(target), target
