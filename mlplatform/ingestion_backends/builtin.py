@@ -47,26 +47,28 @@ RAW_ASSET_OPTIONS = dict(
 )
 
 
-@asset(check_specs=[gx_check_spec("projects")], **RAW_ASSET_OPTIONS)
-def projects(
-    context: AssetExecutionContext,
-    source: MadeWithMLSource,
-    great_expectations: GreatExpectationsResource,
-) -> Iterator[Output | AssetCheckResult]:
-    """Made With ML projects: id, created_on, title, description."""
-    frame = read_from_source(context, source.read_projects, source.uri("projects"))
-    yield from land_if_valid(context, frame, great_expectations, "projects")
+def raw_table(name: str, description: str):
+    """The asset that reads `<name>.csv` from the source and lands it if its suite passes."""
+
+    @asset(
+        name=name,
+        description=description,
+        check_specs=[gx_check_spec(name)],
+        **RAW_ASSET_OPTIONS,
+    )
+    def land(
+        context: AssetExecutionContext,
+        source: MadeWithMLSource,
+        great_expectations: GreatExpectationsResource,
+    ) -> Iterator[Output | AssetCheckResult]:
+        frame = read_from_source(context, lambda: source.read(name), source.uri(name))
+        yield from land_if_valid(context, frame, great_expectations, name)
+
+    return land
 
 
-@asset(check_specs=[gx_check_spec("tags")], **RAW_ASSET_OPTIONS)
-def tags(
-    context: AssetExecutionContext,
-    source: MadeWithMLSource,
-    great_expectations: GreatExpectationsResource,
-) -> Iterator[Output | AssetCheckResult]:
-    """The tag of each project: id, tag."""
-    frame = read_from_source(context, source.read_tags, source.uri("tags"))
-    yield from land_if_valid(context, frame, great_expectations, "tags")
+projects = raw_table("projects", "Made With ML projects: id, created_on, title, description.")
+tags = raw_table("tags", "The tag of each project: id, tag.")
 
 
 def read_from_source(

@@ -17,17 +17,16 @@ from mlplatform.resources.notifications import Notifier, ReportStore
 from mlplatform.resources.policies import PromotionPolicy, TrainingPolicy
 from mlplatform.resources.warehouse import WAREHOUSE_POOL
 
-# New data alone does not re-run the gate or promotion: only a new trained_model does.
-AFTER_TRAINING = fresh_when_parents_update(ignore=["labeled_projects"])
-
-
-@asset(
+DEPLOYMENT_ASSET_OPTIONS = dict(
     group_name="deployment",
-    io_manager_key="fs_io_manager",
     kinds={"mlflow"},
-    automation_condition=AFTER_TRAINING,
+    # New data alone does not re-run the gate or promotion: only a new trained_model does.
+    automation_condition=fresh_when_parents_update(ignore=["labeled_projects"]),
     pool=WAREHOUSE_POOL,
 )
+
+
+@asset(io_manager_key="fs_io_manager", **DEPLOYMENT_ASSET_OPTIONS)
 def model_evaluation(
     context: AssetExecutionContext,
     trained_model: TaggerModel,
@@ -85,12 +84,7 @@ def model_evaluation(
     return Output(evaluation, metadata=metadata)
 
 
-@asset(
-    group_name="deployment",
-    kinds={"mlflow"},
-    automation_condition=AFTER_TRAINING,
-    pool=WAREHOUSE_POOL,
-)
+@asset(**DEPLOYMENT_ASSET_OPTIONS)
 def champion_model(
     context: AssetExecutionContext,
     model_evaluation: ModelEvaluation,
