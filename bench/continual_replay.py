@@ -25,6 +25,7 @@ from mlplatform.core.synthetic import drifted_batch
 from mlplatform.core.training import prepare_labeled, score_tagger
 from mlplatform.definitions import build_definitions
 from mlplatform.lib.driver import AutomationDriver, ContinualLoop
+from mlplatform.resources import build_model_registry
 from mlplatform.resources.model_registry import CHAMPION
 from mlplatform.resources.policies import MonitoringPolicy, TrainingPolicy
 from mlplatform.settings import Settings
@@ -94,7 +95,7 @@ def main() -> None:
                 }
             )
             defs = build_definitions(settings, **overrides)
-            registry = defs.resources["model_registry"]
+            registry = build_model_registry(settings)
             before = registry.alias_version(CHAMPION)
             outcome = loop.step(defs)
             # Until a first model passes the gate's minimum quality, train by hand each step.

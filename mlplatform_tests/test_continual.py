@@ -17,6 +17,7 @@ from mlplatform.core.synthetic import drifted_batch
 from mlplatform.definitions import build_definitions
 from mlplatform.defs.monitoring.sensors import drift_retraining_sensor
 from mlplatform.ingestion_backends.builtin import source_change_sensor
+from mlplatform.resources import build_model_registry
 from mlplatform.resources.notifications import Notifier
 from mlplatform.resources.policies import MonitoringPolicy
 from mlplatform.resources.source import MadeWithMLSource
@@ -179,11 +180,12 @@ def test_injected_drift_leads_to_one_retraining_and_a_gate_decision(settings_for
     }
     loop = ContinualLoop(AutomationDriver(DagsterInstance.ephemeral()))
 
-    early = build_definitions(settings_for(source, source_as_of="2020-06-01"), **overrides)
+    early_settings = settings_for(source, source_as_of="2020-06-01")
+    early = build_definitions(early_settings, **overrides)
     first = loop.step(early)
     assert first.ingested and not first.retraining_runs  # no champion yet: nothing to compare
     assert loop.bootstrap(early).success
-    assert early.resources["model_registry"].alias_version("champion") == "1"
+    assert build_model_registry(early_settings).alias_version("champion") == "1"
 
     later = build_definitions(settings_for(source, source_as_of="2020-09-30"), **overrides)
     second = loop.step(later)

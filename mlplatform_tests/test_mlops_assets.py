@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -11,6 +12,7 @@ from dagster import build_input_context, build_output_context
 
 from mlplatform.core.training import prepare_labeled, train_tagger
 from mlplatform.core.tuning_config import TuningConfig
+from mlplatform.definitions import build_definitions
 from mlplatform.resources.model_io import MlflowModelIOManager
 from mlplatform.resources.model_registry import CHAMPION, PREVIOUS, TaggerModel
 from mlplatform.resources.notifications import Notifier
@@ -76,6 +78,21 @@ def test_io_manager_round_trip(settings) -> None:
     assert loaded.tagger.threshold == outcome.tagger.threshold
     assert loaded.tags["k"] == "v" and loaded.tags["dagster_run_id"] == "dagster-run-1"
     assert loaded.version == "1" and loaded.run_id == run_id
+
+
+def test_mlflow_leaves_the_process_environment_alone(settings, monkeypatch) -> None:
+    """MLflow's fluent API exports its URIs to os.environ; a leak would turn later resources'
+    URIs into `EnvVar`s pointing at whichever store was used last."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    registry = registry_for(settings)
+    version = register_tagger(registry, read_or_make_labeled(settings))
+    registry.load(version)
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert "MLFLOW_REGISTRY_URI" not in os.environ
+    resources = build_definitions(settings).resources
+    assert resources["mlflow_tracking"].tracking_uri == settings.mlflow_tracking_uri
+    assert resources["model_registry"].latest_version() == version
 
 
 def read_or_make_labeled(settings):

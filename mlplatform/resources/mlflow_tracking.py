@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from mlplatform.core.tuning import TrialRecord
 
+MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 # Where `mlflow ui` serves a local store (see the README).
 LOCAL_MLFLOW_UI = "http://127.0.0.1:5000"
 
@@ -36,12 +37,25 @@ class MlflowTracking(ConfigurableResource):
     artifact_location: str = Field(description="Where the experiment stores artifacts.")
     experiment_name: str = "mlplatform"
 
-    def fluent(self):
-        """The `mlflow` module pointed at this store (its model APIs use global URIs)."""
+    @contextmanager
+    def fluent(self) -> Iterator[Any]:
+        """The `mlflow` module pointed at this store, for its model APIs (they use global URIs).
+
+        `mlflow.set_tracking_uri` also exports the URI to the process environment, where it
+        would leak into later settings and `EnvVar` resolution: the environment is restored.
+        """
         mlflow = import_mlflow()
+        exported = {name: os.environ.get(name) for name in MLFLOW_URI_VARIABLES}
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
-        return mlflow
+        try:
+            yield mlflow
+        finally:
+            for name, value in exported.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     def client(self) -> MlflowClient:
         return import_mlflow().MlflowClient(

@@ -47,8 +47,6 @@ class MlflowModelRegistry(ConfigurableResource):
         """Log the tagger into its run and register it as a new version (with its tags)."""
         import numpy as np
         import skops.io
-
-        mlflow = self.tracking.fluent()
         from mlflow.models import infer_signature
 
         tagger = model.tagger
@@ -56,7 +54,7 @@ class MlflowModelRegistry(ConfigurableResource):
         # MLflow saves sklearn models with skops, which loads only types it was told to trust:
         # those of our own estimator, listed from its dump.
         trusted = skops.io.get_untrusted_types(data=skops.io.dumps(tagger.estimator))
-        with mlflow.start_run(run_id=model.run_id):
+        with self.tracking.fluent() as mlflow, mlflow.start_run(run_id=model.run_id):
             info = mlflow.sklearn.log_model(
                 tagger.estimator,
                 name="model",
@@ -77,21 +75,16 @@ class MlflowModelRegistry(ConfigurableResource):
         return replace(model, version=version)
 
     def load(self, version: str) -> TaggerModel:
-        mlflow = self.tracking.fluent()
-        from mlflow.models import get_model_info
-
         from mlplatform.core.training import Tagger
 
         model_version = self.tracking.client().get_model_version(
             self.registered_model_name, version
         )
         uri = f"models:/{self.registered_model_name}/{version}"
-        metadata = get_model_info(uri).metadata or {}
-        tagger = Tagger(
-            mlflow.sklearn.load_model(uri),
-            metadata.get("threshold"),
-            metadata.get("other", "other"),
-        )
+        with self.tracking.fluent() as mlflow:
+            metadata = mlflow.models.get_model_info(uri).metadata or {}
+            estimator = mlflow.sklearn.load_model(uri)
+        tagger = Tagger(estimator, metadata.get("threshold"), metadata.get("other", "other"))
         return TaggerModel(tagger, model_version.run_id, dict(model_version.tags), version)
 
     def log_reference(self, version: str, profile: pd.DataFrame) -> None:
