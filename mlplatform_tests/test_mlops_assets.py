@@ -88,6 +88,7 @@ def test_mlflow_leaves_the_process_environment_alone(settings, monkeypatch) -> N
     registry = registry_for(settings)
     version = register_tagger(registry, read_or_make_labeled(settings))
     registry.load(version)
+    assert registry.load_reference(version) is None  # none saved before promotion
     assert "MLFLOW_TRACKING_URI" not in os.environ
     assert "MLFLOW_REGISTRY_URI" not in os.environ
     resources = build_definitions(settings).resources
