@@ -35,7 +35,7 @@ def load_defs_folder() -> Definitions:
 
     The same component tree, built at the defs module: `load_from_defs_folder` also re-reads
     pyproject.toml and attaches a JSON catalog of every installed component type for the UI's
-    component library, which costs ~0.5 s per import and which we do not use (no components of
+    component library, which costs 0.2 to 0.5 s per import and which we do not use (no components of
     our own); bench/import_time.py measures it.
     """
     tree = ComponentTree.from_module(defs_module=defs_folder, project_root=PROJECT_ROOT)

@@ -83,6 +83,17 @@ def test_unknown_choice_is_a_clear_error(variable: str) -> None:
         Settings.from_env({variable: "nope"})
 
 
+def test_every_backend_choice_has_an_implementation() -> None:
+    from mlplatform import settings
+    from mlplatform.defs.ingestion.raw_tables import INGESTION_BACKENDS
+    from mlplatform.lib.execution import EXECUTORS
+    from mlplatform.resources import WAREHOUSES
+
+    assert set(settings.WAREHOUSES) == set(WAREHOUSES)
+    assert set(settings.INGESTIONS) == set(INGESTION_BACKENDS)
+    assert set(settings.EXECUTORS) == set(EXECUTORS)
+
+
 def definitions_listing(defs: Definitions) -> dict[str, list[str]]:
     """Every asset, check, sensor (with its default status), schedule and job, by name."""
     graph = defs.resolve_asset_graph()
