@@ -25,6 +25,10 @@ class GateDecision:
         return "improved" if self.promote else "regression"
 
 
+# A class the challenger never predicts or sees scores 0.
+_ABSENT_CLASS = ClassScores(0.0, 0.0, 0.0, 0)
+
+
 def decide(
     challenger: TaggerScores, champion: TaggerScores | None, config: GateConfig = GateConfig()
 ) -> GateDecision:
@@ -56,10 +60,6 @@ def decide(
     if reasons:
         return GateDecision(False, tuple(reasons))
     return GateDecision(True, (f"weighted F1 {f1:.3f} vs champion {champion_f1:.3f}; no collapse",))
-
-
-# A class the challenger never predicts or sees scores 0.
-_ABSENT_CLASS = ClassScores(0.0, 0.0, 0.0, 0)
 
 
 @dataclass(frozen=True)
