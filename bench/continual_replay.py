@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 from dagster import DagsterInstance
 
+from mlplatform.core.sources import SHIPPED_DATA_DIR
 from mlplatform.core.synthetic import drifted_batch
 from mlplatform.core.training import prepare_labeled, score_tagger
 from mlplatform.definitions import build_definitions
@@ -31,7 +32,6 @@ from mlplatform.resources.policies import MonitoringPolicy, TrainingPolicy
 from mlplatform.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "madewithml"
 STEPS = [
     "2020-04-01",
     "2020-05-01",
@@ -48,8 +48,8 @@ DRIFT_TESTS = ("label_distribution", "text_length", "text_content", "prediction_
 
 
 def write_replay_source(directory: Path, holdout_ids: set[int]) -> Path:
-    projects = pd.read_csv(DATA / "projects.csv")
-    tags = pd.read_csv(DATA / "tags.csv")
+    projects = pd.read_csv(SHIPPED_DATA_DIR / "projects.csv")
+    tags = pd.read_csv(SHIPPED_DATA_DIR / "tags.csv")
     injected_projects, injected_tags = drifted_batch(
         120, first_id=100_000, start="2020-08-02", end="2020-08-14 23:00", seed=7
     )
@@ -72,7 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=20)
     args = parser.parse_args()
-    holdout = prepare_labeled(pd.read_csv(DATA / "holdout_2023.csv"))
+    holdout = prepare_labeled(pd.read_csv(SHIPPED_DATA_DIR / "holdout_2023.csv"))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         source = write_replay_source(Path(scratch) / "source", set(holdout["id"]))

@@ -20,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from mlplatform.core.sources import SHIPPED_DATA_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data" / "madewithml"
 INSTANCE_YAML = "concurrency:\n  pools:\n    granularity: op\n    default_limit: 1\n"
 INSTANCE_YAML += "telemetry:\n  enabled: false\n"
 
@@ -59,13 +60,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    source = SHARED if (SHARED / "projects.csv").exists() else None
-    if source is None:
-        sys.exit(f"needs the real data at {SHARED}")
     seconds: dict[str, list[float]] = {"in_process": [], "multiprocess": []}
     for repeat in range(args.repeats):
         for executor in seconds:
-            seconds[executor].append(materialize_seconds(executor, source))
+            seconds[executor].append(materialize_seconds(executor, SHIPPED_DATA_DIR))
             print(f"repeat {repeat}: {executor} {seconds[executor][-1]:.1f}s", flush=True)
     medians = {executor: statistics.median(values) for executor, values in seconds.items()}
     result = {

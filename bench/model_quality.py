@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from mlplatform.core.sources import SHIPPED_DATA_DIR
 from mlplatform.core.training import prepare_labeled, score_tagger, train_tagger
 from mlplatform.core.tuning_config import TuningConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "madewithml"
 ANCHORS = {"bert_finetuned": 0.905, "gpt4_few_shot": 0.930, "course_tfidf_sgd": [0.874, 0.906]}
 
 
@@ -57,8 +57,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--trials", type=int, default=TuningConfig().n_trials)
     args = parser.parse_args()
-    train = pd.read_csv(DATA / "dataset_2023.csv", parse_dates=["created_on"])
-    holdout = prepare_labeled(pd.read_csv(DATA / "holdout_2023.csv", parse_dates=["created_on"]))
+    train = pd.read_csv(SHIPPED_DATA_DIR / "dataset_2023.csv", parse_dates=["created_on"])
+    holdout = prepare_labeled(
+        pd.read_csv(SHIPPED_DATA_DIR / "holdout_2023.csv", parse_dates=["created_on"])
+    )
     rows = []
     for seed in args.seeds:
         rows.append(run_seed(train, holdout, seed, args.trials))

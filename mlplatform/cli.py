@@ -1,4 +1,5 @@
-"""`mlplatform` command line: predict with the champion, show or roll back the champion."""
+"""`mlplatform` command line: predict with the champion, show or roll back the champion,
+summarize what was built."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument("--version", help="a registry version instead of the champion")
 
     commands.add_parser("champion", help="show the versions behind 'champion' and 'previous'")
+    commands.add_parser("summary", help="what was built and where to look next")
 
     rollback = commands.add_parser(
         "rollback", help="move 'champion' back to 'previous' (or to --to-version)"
@@ -29,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from mlplatform import serving
 
+    if args.command == "summary":
+        print(serving.summary().to_text())
+        return 0
     try:
         if args.command == "predict":
             result = serving.predict(

@@ -10,6 +10,7 @@ from typing import Any
 from dagster import AssetSelection, ComponentTree, Definitions, PreviewWarning
 
 from mlplatform import defs as defs_folder
+from mlplatform.lib.dbt_project import require_manifest
 from mlplatform.lib.execution import EXECUTORS
 from mlplatform.resources import build_resources
 from mlplatform.resources.warehouse import WAREHOUSE_TABLE_TAG
@@ -38,8 +39,11 @@ def load_defs_folder() -> Definitions:
     component library, which costs 0.2 to 0.5 s per import and which we do not use (no components of
     our own); bench/import_time.py measures it.
     """
+    require_manifest()
     tree = ComponentTree.from_module(defs_module=defs_folder, project_root=PROJECT_ROOT)
-    return tree.build_defs(tree.defs_module_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PreviewWarning)  # load_definitions_from_modules
+        return tree.build_defs(tree.defs_module_path)
 
 
 defs = build_definitions(Settings.from_env())

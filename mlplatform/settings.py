@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlplatform.core.sources import DEFAULT_SOURCE
+from mlplatform.core.sources import DEFAULT_SOURCE, SOURCE_ALIASES
 from mlplatform.core.tuning_config import TuningConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +25,9 @@ GX_PROJECT_DIR = PROJECT_ROOT / "gx"
 SLACK_WEBHOOK_VAR = "MLPLATFORM_SLACK_WEBHOOK_URL"
 TRACKING_URI_VAR = "MLFLOW_TRACKING_URI"
 OPTUNA_STORAGE_VAR = "MLPLATFORM_OPTUNA_STORAGE"
+
+# Where `mlflow ui` serves a local store (the README's command); a tracking server is its own UI.
+LOCAL_MLFLOW_UI = "http://127.0.0.1:5000"
 
 EXECUTORS = ("in_process", "multiprocess")
 WAREHOUSES = ("duckdb",)
@@ -45,6 +48,7 @@ class Settings:
     executor: str
     mlflow_tracking_uri: str
     mlflow_artifact_location: str
+    mlflow_ui_url: str
     optuna_storage: str
     tuning_trials: int
     tuning_timeout_seconds: float | None
@@ -54,18 +58,21 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         home = _absolute(environ.get("MLPLATFORM_HOME", ".mlplatform"))
+        tracking_uri = environ.get(TRACKING_URI_VAR) or f"sqlite:///{home / 'mlflow.db'}"
         return cls(
             home=home,
-            source=environ.get("MLPLATFORM_SOURCE") or DEFAULT_SOURCE,
+            source=_source(environ.get("MLPLATFORM_SOURCE")),
             source_as_of=environ.get("MLPLATFORM_SOURCE_AS_OF") or None,
             ingestion=_choice(environ, "MLPLATFORM_INGESTION", INGESTIONS),
             warehouse=_choice(environ, "MLPLATFORM_WAREHOUSE", WAREHOUSES),
             duckdb_path=_absolute(environ.get("MLPLATFORM_DUCKDB_PATH", home / "warehouse.duckdb")),
             warehouse_schema=environ.get("MLPLATFORM_WAREHOUSE_SCHEMA", "madewithml"),
             executor=_choice(environ, "MLPLATFORM_EXECUTOR", EXECUTORS),
-            mlflow_tracking_uri=environ.get(TRACKING_URI_VAR) or f"sqlite:///{home / 'mlflow.db'}",
+            mlflow_tracking_uri=tracking_uri,
             mlflow_artifact_location=environ.get("MLPLATFORM_MLFLOW_ARTIFACTS")
             or (home / "mlartifacts").as_uri(),
+            mlflow_ui_url=environ.get("MLPLATFORM_MLFLOW_UI_URL")
+            or (tracking_uri if tracking_uri.startswith("http") else LOCAL_MLFLOW_UI),
             optuna_storage=environ.get(OPTUNA_STORAGE_VAR) or f"sqlite:///{home / 'optuna.db'}",
             tuning_trials=_number(environ, "MLPLATFORM_TUNING_TRIALS", int, TuningConfig.n_trials),
             tuning_timeout_seconds=_number(
@@ -93,6 +100,13 @@ def building_with(settings: Settings) -> Iterator[Settings]:
         yield settings
     finally:
         _ACTIVE_SETTINGS.reset(token)
+
+
+def _source(value: str | None) -> str:
+    """A location, an alias from `SOURCE_ALIASES`, or the shipped data when unset."""
+    if not value:
+        return DEFAULT_SOURCE
+    return SOURCE_ALIASES.get(value, value)
 
 
 def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

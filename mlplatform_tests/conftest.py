@@ -7,8 +7,6 @@ import pytest
 
 from mlplatform_tests.fixtures import make_projects_and_tags, write_source
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "madewithml"
-
 
 def pytest_configure(config: pytest.Config) -> None:
     """A fresh clone has no dbt manifest yet: prepare it once, before definitions import."""
@@ -19,10 +17,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def shared_data() -> Path:
-    if not (SHARED_DATA / "projects.csv").exists():
-        pytest.skip(f"real Made With ML data not found at {SHARED_DATA}")
-    return SHARED_DATA
+def real_data() -> Path:
+    """The real Made With ML data the package ships (its offline default source)."""
+    from mlplatform.core.sources import SHIPPED_DATA_DIR
+
+    return SHIPPED_DATA_DIR
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
-from dagster import AssetSelection, ExecuteInProcessResult
+from dagster import AssetKey, AssetSelection, DagsterInstance, ExecuteInProcessResult
+from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+from dagster._core.loader import LoadingContextForTest
 
 from mlplatform.core.training import Tagger
 from mlplatform.core.tuning import fit_tagger
@@ -20,10 +22,20 @@ THROUGH_CHAMPION = AssetSelection.all() - AssetSelection.assets("drift_report")
 
 
 def materialize_all(
-    settings: Settings, selection=THROUGH_CHAMPION, **overrides
+    settings: Settings,
+    selection=THROUGH_CHAMPION,
+    instance: DagsterInstance | None = None,
+    **overrides,
 ) -> ExecuteInProcessResult:
     defs = build_definitions(settings, **{"training_policy": QUICK_TRAINING, **overrides})
-    return materialize_selection(defs, selection)
+    return materialize_selection(defs, selection, instance)
+
+
+def stale_status(settings: Settings, instance: DagsterInstance, asset: str) -> StaleStatus:
+    """What the UI shows as synced (FRESH) or unsynced (STALE) for `asset`."""
+    graph = build_definitions(settings).resolve_asset_graph()
+    resolver = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
+    return resolver.get_status(AssetKey(asset))
 
 
 def evaluate_and_promote(settings: Settings, **overrides) -> ExecuteInProcessResult:

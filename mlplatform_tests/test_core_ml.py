@@ -12,10 +12,10 @@ from mlplatform.core.gate import GateConfig, decide
 from mlplatform.core.labels import fold_tags
 from mlplatform.core.model import CLASSIFIERS, build_pipeline
 from mlplatform.core.scores import ClassScores, ConfusionMatrix, Metrics, SliceScores, TaggerScores
+from mlplatform.core.sources import data_fingerprint
 from mlplatform.core.splits import in_holdout, split_dataset
 from mlplatform.core.text import clean_text, project_text
 from mlplatform.core.training import (
-    data_fingerprint,
     prepare_labeled,
     score_tagger,
     train_tagger,

@@ -171,9 +171,9 @@ def test_as_of_replays_arrival(settings_for, source_dir) -> None:
     assert labeled["created_on"].max() <= pd.Timestamp("2020-02-20")
 
 
-def test_real_data_yields_955_labeled_projects(shared_data, settings_for) -> None:
+def test_real_data_yields_955_labeled_projects(real_data, settings_for) -> None:
     instance = DagsterInstance.ephemeral()
-    settings = settings_for(shared_data)
+    settings = settings_for(real_data)
     result = materialize_dataops(settings, instance=instance)
     assert result.success
     assert all(e.passed for e in check_evaluations(result).values())

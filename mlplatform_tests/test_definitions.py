@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from dagster import Definitions
 
+from mlplatform.core.sources import PROJECTS, SHIPPED_DATA_DIR, TAGS, read_table
 from mlplatform.definitions import build_definitions
 from mlplatform.settings import PROJECT_ROOT, Settings
 
@@ -73,8 +74,14 @@ def test_relative_paths_resolve_from_the_project_root() -> None:
     assert settings.duckdb_path == PROJECT_ROOT / "var" / "home" / "warehouse.duckdb"
 
 
-def test_default_source_is_the_pinned_public_data() -> None:
-    assert "e8dfdbe98f55cba8befaf8409e16e48fac2d26d8" in Settings.from_env({}).source
+def test_default_source_is_the_shipped_copy_and_public_is_one_setting_away() -> None:
+    shipped = Path(Settings.from_env({}).source)
+    assert shipped == SHIPPED_DATA_DIR and shipped.is_relative_to(PROJECT_ROOT / "mlplatform")
+    for spec in (PROJECTS, TAGS):
+        assert len(read_table(str(shipped), spec)) == 955
+    assert "MIT License" in (shipped / "LICENSE").read_text()
+    public = Settings.from_env({"MLPLATFORM_SOURCE": "public"}).source
+    assert public.startswith("https://") and "e8dfdbe98f55cba8befaf8409e16e48fac2d26d8" in public
 
 
 @pytest.mark.parametrize("variable", ["MLPLATFORM_EXECUTOR", "MLPLATFORM_WAREHOUSE"])
@@ -153,3 +160,14 @@ def test_code_location_loads_in_dagster(tmp_path: Path) -> None:
         env={"DAGSTER_HOME": str(tmp_path), "PATH": str(Path(sys.executable).parent)},
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_everything_a_person_sees_first_is_described_and_owned(settings_for, source_dir) -> None:
+    definitions = build_definitions(settings_for(source_dir))
+    repository = definitions.get_repository_def()
+    for spec in definitions.resolve_all_asset_specs():
+        assert spec.description and spec.owners and spec.group_name, spec.key
+    for check in repository.asset_graph.asset_check_keys:
+        assert repository.asset_graph.get_check_spec(check).description, check
+    for schedule_or_sensor in [*repository.sensor_defs, *repository.schedule_defs]:
+        assert schedule_or_sensor.description, schedule_or_sensor.name

@@ -8,21 +8,30 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dagster import build_input_context, build_output_context
+from dagster import DagsterInstance, build_input_context, build_output_context
+from dagster._core.definitions.data_version import StaleStatus
 
+from mlplatform import serving
+from mlplatform.core.gate import FIRST_MODEL
 from mlplatform.core.training import prepare_labeled, train_tagger
 from mlplatform.core.tuning_config import TuningConfig
 from mlplatform.definitions import build_definitions
 from mlplatform.resources.model_io import MlflowModelIOManager
 from mlplatform.resources.model_registry import CHAMPION, PREVIOUS, TaggerModel
 from mlplatform.resources.notifications import Notifier
-from mlplatform_tests.dataops import check_evaluations, materialized_keys, read_warehouse_table
+from mlplatform_tests.dataops import (
+    DATAOPS,
+    check_evaluations,
+    materialized_keys,
+    read_warehouse_table,
+)
 from mlplatform_tests.fixtures import make_projects_and_tags, write_source
 from mlplatform_tests.mlops import (
     evaluate_and_promote,
     materialize_all,
     register_tagger,
     registry_for,
+    stale_status,
 )
 
 
@@ -31,11 +40,15 @@ def settings(settings_for, tmp_path):
     return settings_for(write_source(tmp_path / "source", *make_projects_and_tags(rows=160)))
 
 
-def test_whole_graph_trains_registers_and_crowns_a_champion(settings) -> None:
-    result = materialize_all(settings)
+def test_whole_graph_trains_registers_and_crowns_a_champion(settings, tmp_path) -> None:
+    instance = DagsterInstance.ephemeral()
+    result = materialize_all(settings, instance=instance)
     assert result.success
     assert materialized_keys(result) >= {"trained_model", "model_evaluation", "champion_model"}
-    assert check_evaluations(result)["model_evaluation:promotion_gate"].passed
+    gate = check_evaluations(result)["model_evaluation:promotion_gate"]
+    assert gate.passed
+    assert gate.metadata["verdict"].value == FIRST_MODEL
+    assert "| metric | challenger v1 |" in gate.metadata["comparison"].value
 
     registry = registry_for(settings)
     assert registry.alias_version(CHAMPION) == "1"
@@ -59,6 +72,19 @@ def test_whole_graph_trains_registers_and_crowns_a_champion(settings) -> None:
     )
     assert len(nested) == 3
     assert all("features" in n.data.params for n in nested)
+
+    summary = serving.summary(settings)
+    assert (summary.champion_version, summary.table_rows) == ("1", 160)
+    assert summary.champion_test_f1 == pytest.approx(trained["test_f1_weighted"].value, abs=1e-3)
+    assert "v1, weighted F1" in summary.to_text()
+
+    # The same source ingested again keeps every data version: nothing downstream is unsynced.
+    assert materialize_all(settings, DATAOPS, instance).success
+    for asset in ("labeled_projects", "trained_model", "model_evaluation", "champion_model"):
+        assert stale_status(settings, instance, asset) == StaleStatus.FRESH, asset
+    write_source(tmp_path / "source", *make_projects_and_tags(rows=170))
+    assert materialize_all(settings, DATAOPS, instance).success
+    assert stale_status(settings, instance, "trained_model") == StaleStatus.STALE
 
 
 def test_io_manager_round_trip(settings) -> None:
@@ -166,6 +192,11 @@ def test_prediction_cli_uses_the_champion(settings) -> None:
     assert prediction["tag"] == "computer-vision"
     assert 0.25 < prediction["probability"] <= 1.0
     assert prediction["version"] == second
+
+    summary = _cli(settings, "summary")
+    assert summary.returncode == 0, summary.stderr
+    assert f"champion model    v{second}" in summary.stdout
+    assert "labeled_projects: 160 rows" in summary.stdout
 
     rolled = _cli(settings, "rollback")
     assert json.loads(rolled.stdout) == {"champion": first, "previous": second}

@@ -25,6 +25,14 @@ class DriftConfig:
     required_tests: tuple[str, ...] = ("text_content",)
     min_drifted_tests: int = 2
 
+    @property
+    def rule(self) -> str:
+        required = " and ".join(f"`{name}`" for name in self.required_tests)
+        others = self.min_drifted_tests - len(self.required_tests)
+        extra = f" and at least {others} other test" + ("s" if others > 1 else "")
+        verb = "shifts" if len(self.required_tests) == 1 else "shift"
+        return f"drift is confirmed when {required} {verb}{extra if others > 0 else ''}"
+
 
 @dataclass(frozen=True)
 class DriftTest:
@@ -46,23 +54,29 @@ class DriftResult:
     reference_rows: int
     new_rows: int
     tests: tuple[DriftTest, ...] = field(default_factory=tuple)
+    rule: str = DriftConfig().rule
 
     @property
     def drift_detected(self) -> bool:
         return self.status == DRIFT
 
     def to_markdown(self) -> str:
+        """The tests as a narrow table, then the status and the rule that decided it."""
+        counts = f"{self.new_rows} new rows vs {self.reference_rows} reference rows"
         if not self.tests:
-            return f"{self.status}: {self.new_rows} new rows (vs {self.reference_rows} reference)"
-        lines = [
-            "| test | column | method | statistic | drift if | drifted |",
-            "|---|---|---|---|---|---|",
-        ]
+            return f"**{self.status}**: {counts}."
+        lines = ["| test | statistic | shifts when | shifted |", "|---|---|---|---|"]
         lines += [
-            f"| {t.name} | {t.column} | {t.method} | {t.statistic:.4f} | {t.rule} | "
+            f"| {t.name} ({t.method}) | {t.statistic:.3f} | {t.rule} | "
             f"{'**yes**' if t.drifted else 'no'} |"
             for t in self.tests
         ]
+        shifted = [t.name for t in self.tests if t.drifted]
+        lines.append(
+            f"\n**{self.status}** ({counts}): {self.rule}; shifted here: "
+            + (", ".join(f"`{name}`" for name in shifted) or "none")
+            + "."
+        )
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
@@ -112,7 +126,7 @@ def measure_drift(
 ) -> DriftResult:
     """Run the four tests; drift is confirmed when the required tests and enough others agree."""
     if len(current) < config.min_rows:
-        return DriftResult(NOT_ENOUGH_DATA, len(reference), len(current))
+        return DriftResult(NOT_ENOUGH_DATA, len(reference), len(current), rule=config.rule)
     specs = [
         ("label_distribution", "tag", "chisquare", config.label_p_value),
         ("text_length", "n_words", "ks", config.length_p_value),
@@ -133,7 +147,8 @@ def measure_drift(
     )
     drifted = {t.name for t in tests if t.drifted}
     confirmed = set(config.required_tests) <= drifted and len(drifted) >= config.min_drifted_tests
-    return DriftResult(DRIFT if confirmed else NO_DRIFT, len(reference), len(current), tests)
+    status = DRIFT if confirmed else NO_DRIFT
+    return DriftResult(status, len(reference), len(current), tests, config.rule)
 
 
 def _evidently_values(reference, current, specs, html_path: Path | None) -> list[float]:

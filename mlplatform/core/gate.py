@@ -15,14 +15,16 @@ class GateConfig:
     min_slice_rows: int = 5  # smaller slices are reported but do not decide
 
 
+# Verdicts: what the gate compared and what it found.
+FIRST_MODEL, BELOW_MINIMUM = "first_model", "below_minimum"
+IMPROVED, WITHIN_TOLERANCE, REGRESSION = "improved", "within_tolerance", "regression"
+
+
 @dataclass(frozen=True)
 class GateDecision:
     promote: bool
+    verdict: str
     reasons: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def verdict(self) -> str:
-        return "improved" if self.promote else "regression"
 
 
 # A class the challenger never predicts or sees scores 0.
@@ -36,8 +38,10 @@ def decide(
     f1 = challenger.overall.f1
     if champion is None:
         if f1 >= config.min_f1:
-            return GateDecision(True, (f"first model: weighted F1 {f1:.3f} >= {config.min_f1}",))
-        return GateDecision(False, (f"first model: weighted F1 {f1:.3f} < {config.min_f1}",))
+            reason = f"no champion to compare with: weighted F1 {f1:.3f} >= minimum {config.min_f1}"
+            return GateDecision(True, FIRST_MODEL, (reason,))
+        reason = f"no champion to compare with: weighted F1 {f1:.3f} < minimum {config.min_f1}"
+        return GateDecision(False, BELOW_MINIMUM, (reason,))
 
     reasons = []
     champion_f1 = champion.overall.f1
@@ -58,8 +62,10 @@ def decide(
         if new < scores.f1 - config.collapse_tolerance:
             reasons.append(f"slice {name!r} collapsed: F1 {scores.f1:.3f} -> {new:.3f}")
     if reasons:
-        return GateDecision(False, tuple(reasons))
-    return GateDecision(True, (f"weighted F1 {f1:.3f} vs champion {champion_f1:.3f}; no collapse",))
+        return GateDecision(False, REGRESSION, tuple(reasons))
+    verdict = IMPROVED if f1 > champion_f1 else WITHIN_TOLERANCE
+    reason = f"weighted F1 {f1:.3f} vs champion {champion_f1:.3f}; no class or slice collapsed"
+    return GateDecision(True, verdict, (reason,))
 
 
 @dataclass(frozen=True)

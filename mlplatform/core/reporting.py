@@ -13,25 +13,31 @@ def _f(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _change(new: float | None, old: float | None) -> str:
+    return "n/a" if new is None or old is None else f"{new - old:+.3f}"
+
+
 def comparison_markdown(
     challenger: TaggerScores,
     champion: TaggerScores | None,
     challenger_name: str,
     champion_name: str | None,
 ) -> str:
-    """Challenger and champion side by side: overall, per class, per slice (F1)."""
-    right = champion_name or "(no champion)"
-    lines = [f"| metric | {challenger_name} | {right} |", "|---|---|---|"]
+    """Challenger and champion side by side: overall, per class, per slice (F1).
+
+    With no champion the table has the challenger's column only; slices without rows are left
+    out (their count is said below the table).
+    """
+    header = [challenger_name] + ([champion_name or "champion", "change"] if champion else [])
+    lines = ["| metric | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
 
     def row(label: str, new: float | None, old: float | None) -> None:
-        lines.append(f"| {label} | {_f(new)} | {_f(old)} |")
+        cells = [_f(new)] + ([_f(old), _change(new, old)] if champion else [])
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
 
     for key in ("f1", "precision", "recall"):
-        row(
-            f"weighted {key}",
-            getattr(challenger.overall, key),
-            getattr(champion.overall, key) if champion else None,
-        )
+        old = getattr(champion.overall, key) if champion else None
+        row(f"weighted {key}", getattr(challenger.overall, key), old)
     row(
         "precision-mode precision",
         challenger.precision_mode.precision,
@@ -40,9 +46,13 @@ def comparison_markdown(
     for label, scores in challenger.overall.per_class.items():
         old = champion and champion.overall.per_class.get(label)
         row(f"F1 class `{label}` (n={scores.support})", scores.f1, old.f1 if old else None)
+    empty = [name for name, scores in challenger.slices.items() if not scores.rows]
     for name, scores in challenger.slices.items():
-        old = champion and champion.slices.get(name)
-        row(f"F1 slice `{name}` (n={scores.rows})", scores.f1, old.f1 if old else None)
+        if scores.rows:
+            old = champion and champion.slices.get(name)
+            row(f"F1 slice `{name}` (n={scores.rows})", scores.f1, old.f1 if old else None)
+    if empty:
+        lines.append(f"\nSlices with no held-out rows: {', '.join(f'`{n}`' for n in empty)}.")
     return "\n".join(lines)
 
 

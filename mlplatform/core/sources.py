@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-DEFAULT_SOURCE = (
+# The pinned Made With ML data ships with the package (MIT, see its LICENSE), so the platform
+# runs offline; the same files at their public home are one setting away.
+SHIPPED_DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "madewithml"
+PUBLIC_SOURCE = (
     "https://raw.githubusercontent.com/GokuMohandas/Made-With-ML/"
     "e8dfdbe98f55cba8befaf8409e16e48fac2d26d8/datasets"
 )
+DEFAULT_SOURCE = str(SHIPPED_DATA_DIR)
+OFFLINE_HINT = (
+    "; without network access, unset MLPLATFORM_SOURCE to read the copy shipped in "
+    "mlplatform/data/madewithml"
+)
+# Names a user may give `MLPLATFORM_SOURCE` instead of a location.
+SOURCE_ALIASES = {"shipped": DEFAULT_SOURCE, "public": PUBLIC_SOURCE}
 
 INTEGER, TIMESTAMP, TEXT = "integer", "timestamp", "text"
 
@@ -81,7 +93,8 @@ def _read_csv_text(uri: str) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise SourceFormatError(f"{uri}: not a readable CSV file ({error})") from error
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
-        raise SourceUnavailableError(f"{uri}: {error}") from error
+        hint = OFFLINE_HINT if uri.startswith(("http://", "https://")) else ""
+        raise SourceUnavailableError(f"{uri}: {error}{hint}") from error
 
 
 def type_columns(frame: pd.DataFrame, spec: TableSpec, uri: str) -> pd.DataFrame:
@@ -162,7 +175,8 @@ def file_fingerprint(uri: str) -> str:
     except FileNotFoundError as error:
         raise SourceNotFoundError(f"{uri}: file not found") from error
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
-        raise SourceUnavailableError(f"{uri}: {error}") from error
+        hint = OFFLINE_HINT if uri.startswith(("http://", "https://")) else ""
+        raise SourceUnavailableError(f"{uri}: {error}{hint}") from error
 
 
 def _http_fingerprint(uri: str) -> str:
@@ -171,3 +185,10 @@ def _http_fingerprint(uri: str) -> str:
         headers = response.headers
         parts = [headers.get(name, "") for name in ("ETag", "Last-Modified", "Content-Length")]
     return ":".join(parts)
+
+
+def data_fingerprint(frame: pd.DataFrame) -> dict[str, Any]:
+    """Row count and a content hash, so a model records exactly which data it saw."""
+    ordered = frame.sort_values("id").reset_index(drop=True) if "id" in frame else frame
+    row_hashes = pd.util.hash_pandas_object(ordered, index=False).to_numpy()
+    return {"rows": len(frame), "sha256": hashlib.sha256(row_hashes.tobytes()).hexdigest()}

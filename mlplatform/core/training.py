@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -140,13 +139,6 @@ def score_tagger(tagger: Tagger, frame: pd.DataFrame) -> TaggerScores:
         ),
         slices=slice_metrics(frame, predicted, labels),
     )
-
-
-def data_fingerprint(frame: pd.DataFrame) -> dict[str, Any]:
-    """Row count and a content hash, so a model records exactly which data it saw."""
-    ordered = frame.sort_values("id").reset_index(drop=True) if "id" in frame else frame
-    row_hashes = pd.util.hash_pandas_object(ordered, index=False).to_numpy()
-    return {"rows": len(frame), "sha256": hashlib.sha256(row_hashes.tobytes()).hexdigest()}
 
 
 def training_cutoff(frame: pd.DataFrame) -> str | None:

@@ -85,6 +85,7 @@ def build_model_registry(
     tracking = MlflowTracking(
         tracking_uri=_as_env_var(TRACKING_URI_VAR, uri) if secrets_as_env_vars else uri,
         artifact_location=settings.mlflow_artifact_location,
+        ui_url=settings.mlflow_ui_url,
     )
     return MlflowModelRegistry(tracking=tracking)
 

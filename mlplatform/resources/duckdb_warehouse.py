@@ -39,6 +39,19 @@ class DuckDBWarehouse(Warehouse):
     def table_name(self, table: str) -> str:
         return f"{Path(self.database).stem}.{self.schema_name}.{table}"
 
+    def row_count(self, table: str) -> int | None:
+        if not Path(self.database).exists():
+            return None
+        with self._connect() as connection:
+            exists = connection.execute(
+                "select count(*) from information_schema.tables "
+                "where table_schema = ? and table_name = ?",
+                [self.schema_name, table],
+            ).fetchone()[0]
+            if not exists:
+                return None
+            return connection.execute(f"select count(*) from {self._relation(table)}").fetchone()[0]
+
     def profile_table(self, table: str, preview_rows: int) -> TableProfile:
         with self._connect() as connection:
             relation = self._relation(table)

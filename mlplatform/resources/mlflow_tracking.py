@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from mlplatform.core.tuning import TrialRecord
 
 MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-# Where `mlflow ui` serves a local store (see the README).
-LOCAL_MLFLOW_UI = "http://127.0.0.1:5000"
 
 
 def import_mlflow():
@@ -35,6 +33,7 @@ class MlflowTracking(ConfigurableResource):
 
     tracking_uri: str = Field(description="MLflow tracking and registry URI.")
     artifact_location: str = Field(description="Where the experiment stores artifacts.")
+    ui_url: str = Field(description="Base URL of the MLflow UI that links in metadata point at.")
     experiment_name: str = "mlplatform"
 
     @contextmanager
@@ -76,9 +75,8 @@ class MlflowTracking(ConfigurableResource):
         )
 
     def run_url(self, run_id: str) -> str:
-        """Where the run shows up in the MLflow UI (a server's own, else `mlflow ui`'s)."""
-        base = self.tracking_uri.rstrip("/") if self.tracking_uri.startswith("http") else None
-        return f"{base or LOCAL_MLFLOW_UI}/#/experiments/{self.experiment_id()}/runs/{run_id}"
+        """Where the run shows up in the MLflow UI."""
+        return f"{self.ui_url.rstrip('/')}/#/experiments/{self.experiment_id()}/runs/{run_id}"
 
     @contextmanager
     def training_run(self, run_name: str, tags: dict[str, str]) -> Iterator[str]:
@@ -133,3 +131,11 @@ class MlflowTracking(ConfigurableResource):
                 client.log_figure(run_id, artifact, name)
             else:
                 client.log_text(run_id, json.dumps(artifact, indent=2, default=str), name)
+
+    def log_report(self, run_name: str, path: Path, tags: dict[str, str]) -> str:
+        """A finished run holding one report file; returns where the UI shows it."""
+        client = self.client()
+        run = client.create_run(self.experiment_id(), run_name=run_name, tags=tags)
+        client.log_artifact(run.info.run_id, str(path))
+        client.set_terminated(run.info.run_id, status="FINISHED")
+        return f"{self.run_url(run.info.run_id)}/artifacts"

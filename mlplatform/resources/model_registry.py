@@ -120,6 +120,12 @@ class MlflowModelRegistry(ConfigurableResource):
         versions = self.tracking.client().search_model_versions(query)
         return str(max(int(v.version) for v in versions)) if versions else None
 
+    def version_run(self, version: str) -> tuple[str, Mapping[str, float]]:
+        """The run that produced `version`, and that run's metrics."""
+        client = self.tracking.client()
+        run_id = client.get_model_version(self.registered_model_name, version).run_id
+        return run_id, client.get_run(run_id).data.metrics
+
     def alias_version(self, alias: str) -> str | None:
         from mlflow.exceptions import MlflowException
 

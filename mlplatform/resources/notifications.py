@@ -47,8 +47,3 @@ class ReportStore(ConfigurableResource):
         path = self.path(name)
         path.write_text(text)
         return path
-
-    def save_figure(self, name: str, figure) -> Path:
-        path = self.path(name)
-        figure.savefig(path, dpi=100)
-        return path

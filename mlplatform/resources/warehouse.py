@@ -49,6 +49,10 @@ class Warehouse(ConfigurableResource):
         """The fully qualified name of `table`, as the backend's own tools spell it."""
 
     @abstractmethod
+    def row_count(self, table: str) -> int | None:
+        """The rows of `table`; None when it has not been built yet."""
+
+    @abstractmethod
     def profile_table(self, table: str, preview_rows: int) -> TableProfile:
         """Row count, column types and first rows of `table`."""
 

@@ -14,7 +14,10 @@ from mlplatform.defs.automation.jobs import refresh_job
 from mlplatform.resources.notifications import Notifier
 
 
-@run_failure_sensor(default_status=DefaultSensorStatus.RUNNING)
+@run_failure_sensor(
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Sends a run_failed notification (Slack when configured) for every failed run.",
+)
 def notify_on_run_failure(context: RunFailureSensorContext, notifier: Notifier) -> None:
     run = context.dagster_run
     notifier.notify(
@@ -29,6 +32,9 @@ automation_sensor = AutomationConditionSensorDefinition(
     target=AssetSelection.all(),
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
+    description="Declarative automation: every 30 s, materializes the assets whose automation "
+    "condition says they are out of date (labeled_projects and drift_report after new data; "
+    "evaluation and promotion after a new trained_model).",
 )
 
 # A deployment without event triggers still moves: ingest, transform, measure drift daily.
@@ -37,4 +43,6 @@ daily_refresh_schedule = ScheduleDefinition(
     job=refresh_job,
     cron_schedule="0 6 * * *",
     default_status=DefaultScheduleStatus.STOPPED,
+    description="Daily at 06:00 (off by default): refresh_job ingests, transforms and measures "
+    "drift, for deployments where the sensors are turned off.",
 )

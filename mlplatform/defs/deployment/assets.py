@@ -12,6 +12,8 @@ from dagster import (
 
 from mlplatform.core.gate import ModelEvaluation, decide
 from mlplatform.lib.automation import fresh_when_parents_update
+from mlplatform.lib.metadata import evaluation_metadata
+from mlplatform.lib.ownership import ML_OWNERS
 from mlplatform.resources.model_registry import CHAMPION, MlflowModelRegistry, TaggerModel
 from mlplatform.resources.notifications import Notifier, ReportStore
 from mlplatform.resources.policies import PromotionPolicy, TrainingPolicy
@@ -19,6 +21,7 @@ from mlplatform.resources.warehouse import WAREHOUSE_POOL
 
 DEPLOYMENT_ASSET_OPTIONS = dict(
     group_name="deployment",
+    owners=ML_OWNERS,
     kinds={"mlflow"},
     # New data alone does not re-run the gate or promotion: only a new trained_model does.
     automation_condition=fresh_when_parents_update(ignore=["labeled_projects"]),
@@ -38,7 +41,6 @@ def model_evaluation(
     reports: ReportStore,
 ) -> Output[ModelEvaluation]:
     """The challenger and the champion scored on the same held-out rows, and the gate's verdict."""
-    from mlplatform.core.reporting import comparison_markdown
     from mlplatform.core.training import holdout_rows, score_tagger
 
     holdout = holdout_rows(
@@ -55,32 +57,21 @@ def model_evaluation(
         else None
     )
     decision = decide(challenger, champion, promotion_policy.gate_config())
-    table = comparison_markdown(
-        challenger,
-        champion,
-        f"challenger v{trained_model.version}",
-        champion_version and f"champion v{champion_version}",
+    evaluation = ModelEvaluation(
+        trained_model.version, champion_version, challenger, champion, decision
     )
-    metadata = {
-        "verdict": decision.verdict,
-        "holdout_rows": len(holdout),
-        "challenger_version": trained_model.version,
-        "champion_version": champion_version or "none",
-        "comparison": MetadataValue.md(table),
-        "reasons": MetadataValue.md("\n".join(f"- {r}" for r in decision.reasons)),
-    }
+    metadata = {**evaluation_metadata(evaluation), "holdout_rows": len(holdout)}
+    context.log.info(f"gate: {decision.verdict}: " + "; ".join(decision.reasons))
     if not decision.promote:
-        report = f"# Regression: v{trained_model.version}\n\n{table}\n\n" + "\n".join(
-            f"- {r}" for r in decision.reasons
+        report = (
+            f"# Regression: v{trained_model.version}\n\n{metadata['comparison'].value}\n\n"
+            + "\n".join(f"- {r}" for r in decision.reasons)
         )
         path = reports.write(f"regression-v{trained_model.version}.md", report)
         metadata["regression_report"] = MetadataValue.path(str(path))
         notifier.notify(
             "regression", f"v{trained_model.version} not promoted: " + "; ".join(decision.reasons)
         )
-    evaluation = ModelEvaluation(
-        trained_model.version, champion_version, challenger, champion, decision
-    )
     return Output(evaluation, metadata=metadata)
 
 

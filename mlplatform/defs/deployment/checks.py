@@ -3,6 +3,7 @@
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, asset_check
 
 from mlplatform.core.gate import ModelEvaluation
+from mlplatform.lib.metadata import evaluation_metadata
 
 
 @asset_check(
@@ -17,8 +18,5 @@ def promotion_gate(model_evaluation: ModelEvaluation) -> AssetCheckResult:
         passed=decision.promote,
         severity=AssetCheckSeverity.ERROR,
         description="; ".join(decision.reasons),
-        metadata={
-            "challenger_version": model_evaluation.challenger_version,
-            "champion_version": model_evaluation.champion_version or "none",
-        },
+        metadata=evaluation_metadata(model_evaluation),
     )

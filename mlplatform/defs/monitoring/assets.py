@@ -6,6 +6,9 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, asset
 
 from mlplatform.lib.automation import fresh_when_parents_update
+from mlplatform.lib.metadata import inline_image, rounded
+from mlplatform.lib.ownership import ML_OWNERS
+from mlplatform.resources.mlflow_tracking import MlflowTracking
 from mlplatform.resources.model_registry import CHAMPION, MlflowModelRegistry
 from mlplatform.resources.notifications import Notifier, ReportStore
 from mlplatform.resources.policies import MonitoringPolicy, TrainingPolicy
@@ -14,6 +17,7 @@ from mlplatform.resources.warehouse import WAREHOUSE_POOL
 
 @asset(
     group_name="monitoring",
+    owners=ML_OWNERS,
     deps=[AssetKey("champion_model")],
     io_manager_key="fs_io_manager",
     automation_condition=fresh_when_parents_update(),
@@ -26,6 +30,7 @@ def drift_report(
     model_registry: MlflowModelRegistry,
     training_policy: TrainingPolicy,
     monitoring_policy: MonitoringPolicy,
+    mlflow_tracking: MlflowTracking,
     notifier: Notifier,
     reports: ReportStore,
 ) -> Output[dict[str, Any]]:
@@ -52,24 +57,27 @@ def drift_report(
     html = reports.path(f"{stem}.html")
     result = measure_drift(reference, current, monitoring_policy.drift_config(), html_path=html)
     context.log.info(f"drift vs champion v{version} (cutoff {cutoff}): {result.status}")
-    metadata = {
-        "status": result.status,
-        "drift_detected": result.drift_detected,
-        "champion_version": version,
-        "training_cutoff": str(cutoff),
-        "window_days": monitoring_policy.window_days or "all",
-        "window_start": str(new_rows["created_on"].min()) if len(new_rows) else "none",
-        "new_rows": result.new_rows,
-        "reference_rows": result.reference_rows,
-        "tests": MetadataValue.md(result.to_markdown()),
-        **{f"{t.name}/statistic": t.statistic for t in result.tests},
-        **{f"{t.name}/drifted": t.drifted for t in result.tests},
-    }
+    metadata = rounded(
+        {
+            "status": result.status,
+            "drift_detected": result.drift_detected,
+            "champion_version": version,
+            "training_cutoff": str(cutoff),
+            "window_days": monitoring_policy.window_days or "all",
+            "window_start": str(new_rows["created_on"].min()) if len(new_rows) else "none",
+            "new_rows": result.new_rows,
+            "reference_rows": result.reference_rows,
+            "tests": MetadataValue.md(result.to_markdown()),
+            **{f"{t.name}/statistic": t.statistic for t in result.tests},
+            **{f"{t.name}/drifted": t.drifted for t in result.tests},
+        }
+    )
     if result.tests:
-        metadata["plot"] = MetadataValue.path(
-            str(reports.save_figure(f"{stem}.png", drift_figure(result)))
+        metadata["plot"] = inline_image(drift_figure(result), f"drift tests: {result.status}")
+        report_url = mlflow_tracking.log_report(
+            stem, html, {"mlplatform.kind": "drift_report", "champion_version": version}
         )
-        metadata["html_report"] = MetadataValue.url(html.as_uri())
+        metadata["html_report"] = MetadataValue.url(report_url)
     if result.drift_detected:
         drifted = ", ".join(t.name for t in result.tests if t.drifted)
         notifier.notify(

@@ -19,7 +19,13 @@ from mlplatform.resources.policies import MonitoringPolicy
 DRIFT_REPORT = AssetKey("drift_report")
 
 
-@sensor(job=retraining_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING)
+@sensor(
+    job=retraining_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Launches retraining_job when a drift_report confirms drift, at most once per "
+    "cool-down; the promotion gate still decides whether the new model is used.",
+)
 def drift_retraining_sensor(
     context: SensorEvaluationContext, monitoring_policy: MonitoringPolicy, notifier: Notifier
 ) -> SensorResult | SkipReason:

@@ -3,6 +3,8 @@
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
+from mlplatform.lib.metadata import rounded
+from mlplatform.lib.ownership import ML_OWNERS
 from mlplatform.resources.mlflow_tracking import MlflowTracking
 from mlplatform.resources.model_io import DAGSTER_RUN_TAG
 from mlplatform.resources.model_registry import TaggerModel
@@ -12,6 +14,7 @@ from mlplatform.resources.warehouse import WAREHOUSE_POOL
 
 @asset(
     group_name="training",
+    owners=ML_OWNERS,
     io_manager_key="model_io_manager",
     kinds={"scikitlearn", "optuna", "mlflow"},
     pool=WAREHOUSE_POOL,
@@ -25,7 +28,8 @@ def trained_model(
     """A project tagger tuned by optuna and fitted on labeled_projects; a new registry version."""
     # The ML stack loads when training runs, not when the code location loads.
     from mlplatform.core.reporting import training_record
-    from mlplatform.core.training import data_fingerprint, train_tagger, training_cutoff
+    from mlplatform.core.sources import data_fingerprint
+    from mlplatform.core.training import train_tagger, training_cutoff
 
     fingerprint = data_fingerprint(labeled_projects)
     cutoff = training_cutoff(labeled_projects)
@@ -53,17 +57,19 @@ def trained_model(
     metrics = record["metrics"]
     return Output(
         TaggerModel(outcome.tagger, run_id, tags),
-        metadata={
-            "cv_f1_weighted_best": metrics["cv_f1_weighted_best"],
-            "validation_f1_weighted": metrics["validation_f1_weighted"],
-            "test_f1_weighted": metrics["test_f1_weighted"],
-            "precision_threshold": metrics["precision_threshold"],
-            "trials": metrics["trials"],
-            "trials_pruned": metrics["trials_pruned"],
-            "best_params": MetadataValue.json(outcome.tuning.best_params),
-            "training_rows": outcome.rows,
-            **{f"data/{k}": v for k, v in tags.items() if k != DAGSTER_RUN_TAG},
-        },
+        metadata=rounded(
+            {
+                "cv_f1_weighted_best": metrics["cv_f1_weighted_best"],
+                "validation_f1_weighted": metrics["validation_f1_weighted"],
+                "test_f1_weighted": metrics["test_f1_weighted"],
+                "precision_threshold": metrics["precision_threshold"],
+                "trials": metrics["trials"],
+                "trials_pruned": metrics["trials_pruned"],
+                "best_params": MetadataValue.json(outcome.tuning.best_params),
+                "training_rows": outcome.rows,
+                **{f"data/{k}": v for k, v in tags.items() if k != DAGSTER_RUN_TAG},
+            }
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from dagster_dbt import (
 from mlplatform.lib.automation import fresh_when_parents_update
 from mlplatform.lib.dbt_project import dbt_project
 from mlplatform.lib.metadata import PREVIEW_ROWS, table_metadata
+from mlplatform.lib.ownership import DATA_OWNERS
 from mlplatform.resources.warehouse import WAREHOUSE_POOL, WAREHOUSE_TABLE_TAG, Warehouse
 
 
@@ -31,6 +32,9 @@ class MadeWithMLDbtTranslator(DagsterDbtTranslator):
 
     def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
         return {**super().get_tags(dbt_resource_props), WAREHOUSE_TABLE_TAG: ""}
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return DATA_OWNERS
 
     def get_automation_condition(
         self, dbt_resource_props: Mapping[str, Any]
