@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from mlplatform.core.sources import DEFAULT_SOURCE, SOURCE_ALIASES
 from mlplatform.core.tuning_config import TuningConfig
@@ -71,8 +72,7 @@ class Settings:
             mlflow_tracking_uri=tracking_uri,
             mlflow_artifact_location=environ.get("MLPLATFORM_MLFLOW_ARTIFACTS")
             or (home / "mlartifacts").as_uri(),
-            mlflow_ui_url=environ.get("MLPLATFORM_MLFLOW_UI_URL")
-            or (tracking_uri if tracking_uri.startswith("http") else LOCAL_MLFLOW_UI),
+            mlflow_ui_url=environ.get("MLPLATFORM_MLFLOW_UI_URL") or _mlflow_ui_of(tracking_uri),
             optuna_storage=environ.get(OPTUNA_STORAGE_VAR) or f"sqlite:///{home / 'optuna.db'}",
             tuning_trials=_number(environ, "MLPLATFORM_TUNING_TRIALS", int, TuningConfig.n_trials),
             tuning_timeout_seconds=_number(
@@ -100,6 +100,14 @@ def building_with(settings: Settings) -> Iterator[Settings]:
         yield settings
     finally:
         _ACTIVE_SETTINGS.reset(token)
+
+
+def _mlflow_ui_of(tracking_uri: str) -> str:
+    """A tracking server serves its own UI; the link never carries the URI's credentials."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return LOCAL_MLFLOW_UI
+    parts = urlsplit(tracking_uri)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _source(value: str | None) -> str:

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from mlplatform.core.sources import PROJECTS, TAGS, type_columns
+from mlplatform.lib.checks import suite_check_result
 from mlplatform.resources.great_expectations import GreatExpectationsResource
 from mlplatform.settings import GX_PROJECT_DIR
 from mlplatform_tests.fixtures import make_projects_and_tags
@@ -68,7 +69,8 @@ def test_bad_batch_names_expectation_column_and_sample(
     assert (expectation, column) in failed
     if sample is not None:
         assert sample in failed[(expectation, column)].sample
-    assert expectation in outcome.to_markdown()
+    rows = suite_check_result(outcome).metadata["results"].value.records
+    assert any(r.data["expectation"] == expectation and not r.data["passed"] for r in rows)
 
 
 def test_labeled_projects_suite_extends_projects_suite() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from mlplatform.core.scores import ConfusionMatrix, TaggerScores
@@ -13,8 +13,59 @@ def _f(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _change(new: float | None, old: float | None) -> str:
-    return "n/a" if new is None or old is None else f"{new - old:+.3f}"
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One score of the challenger beside the champion's (None where it has none)."""
+
+    metric: str
+    rows: int
+    challenger: float | None
+    champion: float | None
+
+    @property
+    def change(self) -> float | None:
+        if self.challenger is None or self.champion is None:
+            return None
+        return self.challenger - self.champion
+
+
+def comparison_rows(
+    challenger: TaggerScores, champion: TaggerScores | None
+) -> tuple[ComparisonRow, ...]:
+    """Overall, precision-mode, per-class and per-slice scores; slices without rows left out."""
+    rows = [
+        ComparisonRow(
+            f"weighted {key}",
+            challenger.overall.rows,
+            getattr(challenger.overall, key),
+            getattr(champion.overall, key) if champion else None,
+        )
+        for key in ("f1", "precision", "recall")
+    ]
+    rows.append(
+        ComparisonRow(
+            "precision-mode precision",
+            challenger.precision_mode.rows,
+            challenger.precision_mode.precision,
+            champion.precision_mode.precision if champion else None,
+        )
+    )
+    for label, scores in challenger.overall.per_class.items():
+        old = champion and champion.overall.per_class.get(label)
+        rows.append(
+            ComparisonRow(f"F1 class {label}", scores.support, scores.f1, old.f1 if old else None)
+        )
+    for name, scores in challenger.slices.items():
+        if scores.rows:
+            old = champion and champion.slices.get(name)
+            rows.append(
+                ComparisonRow(f"F1 slice {name}", scores.rows, scores.f1, old.f1 if old else None)
+            )
+    return tuple(rows)
+
+
+def empty_slices(scores: TaggerScores) -> list[str]:
+    return [name for name, slice_scores in scores.slices.items() if not slice_scores.rows]
 
 
 def comparison_markdown(
@@ -23,36 +74,18 @@ def comparison_markdown(
     challenger_name: str,
     champion_name: str | None,
 ) -> str:
-    """Challenger and champion side by side: overall, per class, per slice (F1).
-
-    With no champion the table has the challenger's column only; slices without rows are left
-    out (their count is said below the table).
-    """
-    header = [challenger_name] + ([champion_name or "champion", "change"] if champion else [])
-    lines = ["| metric | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
-
-    def row(label: str, new: float | None, old: float | None) -> None:
-        cells = [_f(new)] + ([_f(old), _change(new, old)] if champion else [])
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-
-    for key in ("f1", "precision", "recall"):
-        old = getattr(champion.overall, key) if champion else None
-        row(f"weighted {key}", getattr(challenger.overall, key), old)
-    row(
-        "precision-mode precision",
-        challenger.precision_mode.precision,
-        champion.precision_mode.precision if champion else None,
-    )
-    for label, scores in challenger.overall.per_class.items():
-        old = champion and champion.overall.per_class.get(label)
-        row(f"F1 class `{label}` (n={scores.support})", scores.f1, old.f1 if old else None)
-    empty = [name for name, scores in challenger.slices.items() if not scores.rows]
-    for name, scores in challenger.slices.items():
-        if scores.rows:
-            old = champion and champion.slices.get(name)
-            row(f"F1 slice `{name}` (n={scores.rows})", scores.f1, old.f1 if old else None)
-    if empty:
-        lines.append(f"\nSlices with no held-out rows: {', '.join(f'`{n}`' for n in empty)}.")
+    """`comparison_rows` as a markdown table; with no champion, the challenger's column only."""
+    header = ["metric", "n", challenger_name]
+    header += [champion_name or "champion", "change"] if champion else []
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for row in comparison_rows(challenger, champion):
+        cells = [row.metric, str(row.rows), _f(row.challenger)]
+        if champion:
+            change = row.change
+            cells += [_f(row.champion), "n/a" if change is None else f"{change:+.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    if empty := empty_slices(challenger):
+        lines.append(f"\nSlices with no held-out rows: {', '.join(empty)}.")
     return "\n".join(lines)
 
 

@@ -49,15 +49,6 @@ class SuiteOutcome:
     def failures(self) -> list[ExpectationOutcome]:
         return [outcome for outcome in self.expectations if not outcome.success]
 
-    def to_markdown(self) -> str:
-        lines = ["| expectation | column | passed | detail |", "|---|---|---|---|"]
-        lines += [
-            f"| {o.expectation} | {o.column_label} | {'yes' if o.success else '**no**'} | "
-            f"{_escape(o.describe() if not o.success else '')} |"
-            for o in self.expectations
-        ]
-        return "\n".join(lines)
-
     def summary(self) -> str:
         if self.success:
             return f"suite {self.suite!r}: all {len(self.expectations)} expectations passed"
@@ -108,7 +99,3 @@ def _plain(value: Any) -> Any:
     except (TypeError, ValueError):
         pass
     return value.item() if hasattr(value, "item") else str(value)
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")

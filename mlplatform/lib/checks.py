@@ -5,8 +5,10 @@ from __future__ import annotations
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
 from mlplatform.core.validation import SuiteOutcome
+from mlplatform.lib.metadata import table_value
 
 GX_CHECK_NAME = "gx_suite"
+RESULT_COLUMNS = {"expectation": "string", "column": "string", "passed": "bool", "detail": "string"}
 
 
 def gx_check_spec(asset: str) -> AssetCheckSpec:
@@ -31,7 +33,18 @@ def suite_check_result(outcome: SuiteOutcome) -> AssetCheckResult:
         "rows_validated": outcome.rows,
         "expectations_evaluated": len(outcome.expectations),
         "expectations_failed": len(failures),
-        "results": MetadataValue.md(outcome.to_markdown()),
+        "results": table_value(
+            [
+                {
+                    "expectation": o.expectation,
+                    "column": o.column_label,
+                    "passed": o.success,
+                    "detail": "" if o.success else o.describe(),
+                }
+                for o in outcome.expectations
+            ],
+            RESULT_COLUMNS,
+        ),
     }
     if failures:
         metadata["failed_expectations"] = MetadataValue.json(

@@ -8,9 +8,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
-from dagster import MetadataValue, TableColumn, TableSchema
+from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
+from mlplatform.core.drift import DriftTest
 from mlplatform.core.gate import ModelEvaluation
+from mlplatform.core.markdown import literal
 
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 60
@@ -33,25 +35,58 @@ def inline_image(figure, alt: str) -> MetadataValue:
 
 def evaluation_metadata(evaluation: ModelEvaluation) -> dict[str, Any]:
     """What the gate compared and decided, for the evaluation asset and the gate check."""
-    from mlplatform.core.reporting import comparison_markdown
+    from mlplatform.core.reporting import comparison_rows, empty_slices
 
     champion = evaluation.champion
-    table = comparison_markdown(
-        evaluation.challenger,
-        champion,
-        f"challenger v{evaluation.challenger_version}",
-        evaluation.champion_version and f"champion v{evaluation.champion_version}",
-    )
-    return rounded(
+    columns = ["metric", "n", "challenger"] + (["champion", "change"] if champion else [])
+    kinds = {name: "string" if name == "metric" else "float" for name in columns}
+    rows = [
+        rounded(
+            {
+                "metric": row.metric,
+                "n": row.rows,
+                "challenger": row.challenger,
+                **({"champion": row.champion, "change": row.change} if champion else {}),
+            }
+        )
+        for row in comparison_rows(evaluation.challenger, champion)
+    ]
+    metadata = {
+        "verdict": evaluation.decision.verdict,
+        "reasons": MetadataValue.md(
+            "\n".join(f"- {literal(r)}" for r in evaluation.decision.reasons)
+        ),
+        "challenger_version": evaluation.challenger_version,
+        "champion_version": evaluation.champion_version or "none",
+        "challenger_f1_weighted": evaluation.challenger.overall.f1,
+        **({"champion_f1_weighted": champion.overall.f1} if champion else {}),
+        "comparison": table_value(rows, kinds),
+    }
+    if empty := empty_slices(evaluation.challenger):
+        metadata["slices_without_rows"] = ", ".join(empty)
+    return rounded(metadata)
+
+
+def drift_tests_table(tests: Iterable[DriftTest]) -> MetadataValue:
+    """Each drift test: its statistic, when it counts as shifted, and whether it did."""
+    rows = [
         {
-            "verdict": evaluation.decision.verdict,
-            "challenger_version": evaluation.challenger_version,
-            "champion_version": evaluation.champion_version or "none",
-            "challenger_f1_weighted": evaluation.challenger.overall.f1,
-            **({"champion_f1_weighted": champion.overall.f1} if champion else {}),
-            "comparison": MetadataValue.md(table),
-            "reasons": MetadataValue.md("\n".join(f"- {r}" for r in evaluation.decision.reasons)),
+            "test": t.name,
+            "statistic": round(t.statistic, DECIMALS),
+            "shifts when": t.rule,
+            "shifted": t.drifted,
         }
+        for t in tests
+    ]
+    kinds = {"test": "string", "statistic": "float", "shifts when": "string", "shifted": "bool"}
+    return table_value(rows, kinds)
+
+
+def table_value(rows: Iterable[Mapping[str, Any]], kinds: Mapping[str, str]) -> MetadataValue:
+    """Rows as a table value: the UI shows each cell as text (never as markup) and wraps it."""
+    return MetadataValue.table(
+        [TableRecord(dict(row)) for row in rows],
+        schema=TableSchema(columns=[TableColumn(name, kind) for name, kind in kinds.items()]),
     )
 
 
@@ -69,12 +104,11 @@ def table_metadata(
         "dagster/column_schema": TableSchema(
             columns=[TableColumn(name=name, type=kind) for name, kind in columns]
         ),
-        "preview": MetadataValue.md(preview_markdown(preview)),
+        "preview": preview_table(preview),
     }
 
 
-def preview_markdown(preview: pd.DataFrame) -> str:
-    shortened = preview.astype("string").apply(
-        lambda column: column.str.slice(0, PREVIEW_CELL_CHARS).str.replace("|", "\\|")
-    )
-    return shortened.to_markdown(index=False)
+def preview_table(preview: pd.DataFrame) -> MetadataValue:
+    """First rows as a table of shortened strings: the UI shows them as text, never markup."""
+    cells = preview.astype("string").fillna("").map(lambda v: v[:PREVIEW_CELL_CHARS])
+    return table_value(cells.to_dict(orient="records"), dict.fromkeys(cells.columns, "string"))

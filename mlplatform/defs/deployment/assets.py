@@ -41,6 +41,7 @@ def model_evaluation(
     reports: ReportStore,
 ) -> Output[ModelEvaluation]:
     """The challenger and the champion scored on the same held-out rows, and the gate's verdict."""
+    from mlplatform.core.reporting import comparison_markdown
     from mlplatform.core.training import holdout_rows, score_tagger
 
     holdout = holdout_rows(
@@ -63,10 +64,11 @@ def model_evaluation(
     metadata = {**evaluation_metadata(evaluation), "holdout_rows": len(holdout)}
     context.log.info(f"gate: {decision.verdict}: " + "; ".join(decision.reasons))
     if not decision.promote:
-        report = (
-            f"# Regression: v{trained_model.version}\n\n{metadata['comparison'].value}\n\n"
-            + "\n".join(f"- {r}" for r in decision.reasons)
+        table = comparison_markdown(
+            challenger, champion, f"v{trained_model.version}", f"v{champion_version}"
         )
+        reasons = "\n".join(f"- {r}" for r in decision.reasons)
+        report = f"# Regression: v{trained_model.version}\n\n{table}\n\n{reasons}\n"
         path = reports.write(f"regression-v{trained_model.version}.md", report)
         metadata["regression_report"] = MetadataValue.path(str(path))
         notifier.notify(

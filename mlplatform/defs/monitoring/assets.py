@@ -6,7 +6,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, asset
 
 from mlplatform.lib.automation import fresh_when_parents_update
-from mlplatform.lib.metadata import inline_image, rounded
+from mlplatform.lib.metadata import drift_tests_table, inline_image, rounded
 from mlplatform.lib.ownership import ML_OWNERS
 from mlplatform.resources.mlflow_tracking import MlflowTracking
 from mlplatform.resources.model_registry import CHAMPION, MlflowModelRegistry
@@ -67,7 +67,8 @@ def drift_report(
             "window_start": str(new_rows["created_on"].min()) if len(new_rows) else "none",
             "new_rows": result.new_rows,
             "reference_rows": result.reference_rows,
-            "tests": MetadataValue.md(result.to_markdown()),
+            "tests": drift_tests_table(result.tests),
+            "drift_rule": MetadataValue.md(result.rule),
             **{f"{t.name}/statistic": t.statistic for t in result.tests},
             **{f"{t.name}/drifted": t.drifted for t in result.tests},
         }
