@@ -32,6 +32,7 @@ from mlplatform.resources.policies import MonitoringPolicy, TrainingPolicy
 from mlplatform.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
 STEPS = [
     "2020-04-01",
     "2020-05-01",
@@ -71,7 +72,13 @@ def champion_f1(registry, holdout: pd.DataFrame, version: str | None) -> float |
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument(
+        "--plot-only", action="store_true", help="redraw the plot from the saved results"
+    )
     args = parser.parse_args()
+    if args.plot_only:
+        save_plot(json.loads((RESULTS / "continual_replay.json").read_text()))
+        return
     holdout = prepare_labeled(pd.read_csv(SHIPPED_DATA_DIR / "holdout_2023.csv"))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
@@ -151,10 +158,38 @@ def main() -> None:
         ),
         "steps": steps,
     }
-    out = ROOT / "bench" / "results"
-    (out / "continual_replay.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (out / "continual_replay.md").write_text(timeline_markdown(result))
+    (RESULTS / "continual_replay.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    (RESULTS / "continual_replay.md").write_text(timeline_markdown(result))
+    save_plot(result)
     print(json.dumps({k: v for k, v in result.items() if k != "steps"}, indent=2))
+
+
+def save_plot(result: dict) -> None:
+    """The champion's and the frozen model's holdout F1 at each step, retrainings marked."""
+    from matplotlib.figure import Figure
+
+    steps = result["steps"]
+    labels = [s["as_of"] + (" (injected)" if s["injected"] else "") for s in steps]
+    figure = Figure(figsize=(9, 4))
+    axes = figure.subplots()
+    for key, name, style in (("frozen_f1", "frozen", "--"), ("champion_f1", "platform", "-")):
+        axes.plot(labels, [s[key] for s in steps], style, marker="o", label=name)
+    for index, step in enumerate(steps):
+        if step["retrained"]:
+            axes.axvline(index, color="tab:red", alpha=0.3)
+            axes.text(
+                index,
+                0.5,
+                " drift confirmed: retrained",
+                color="tab:red",
+                transform=axes.get_xaxis_transform(),
+            )
+    axes.set_ylabel("weighted F1 on holdout_2023")
+    axes.set_title("Continual replay: the champion vs the first model frozen")
+    axes.tick_params(axis="x", rotation=30)
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(RESULTS / "continual_replay.png", dpi=100)
 
 
 def timeline_markdown(result: dict) -> str:

@@ -66,9 +66,9 @@ def test_materialization_metadata_shows_rows_schema_and_preview(settings_for, so
         schema = metadata["dagster/column_schema"].schema
         assert metadata["dagster/row_count"].value == 40
         assert [c.name for c in schema.columns] == columns[event.asset_key.to_user_string()]
-        assert all(
-            column in metadata["preview"].value for column in columns[event.asset_key.path[-1]]
-        )
+        preview = metadata["preview"]
+        assert [c.name for c in preview.schema.columns] == columns[event.asset_key.path[-1]]
+        assert len(preview.records) == 5
 
 
 def _duplicate_id(projects: pd.DataFrame, tags: pd.DataFrame):

@@ -48,7 +48,9 @@ def test_whole_graph_trains_registers_and_crowns_a_champion(settings, tmp_path) 
     gate = check_evaluations(result)["model_evaluation:promotion_gate"]
     assert gate.passed
     assert gate.metadata["verdict"].value == FIRST_MODEL
-    assert "| metric | challenger v1 |" in gate.metadata["comparison"].value
+    comparison = gate.metadata["comparison"]
+    assert [c.name for c in comparison.schema.columns] == ["metric", "n", "challenger"]
+    assert comparison.records[0].data["metric"] == "weighted f1"
 
     registry = registry_for(settings)
     assert registry.alias_version(CHAMPION) == "1"
