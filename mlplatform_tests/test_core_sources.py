@@ -1,9 +1,13 @@
+import re
 from pathlib import Path
+from shutil import copytree
+from shutil import ignore_patterns as ignore
 
 import pandas as pd
 import pytest
 
 from mlplatform.core.sources import (
+    OFFLINE_HINT,
     PROJECTS,
     TAGS,
     SourceFormatError,
@@ -14,8 +18,10 @@ from mlplatform.core.sources import (
     tags_visible_as_of,
     visible_as_of,
 )
+from mlplatform.settings import DBT_PROJECT_DIR
 from mlplatform_tests.fixtures import make_projects_and_tags, write_source
 from mlplatform_tests.http_source import serve_directory
+from mlplatform_tests.webserver import free_port
 
 
 def test_read_table_types_columns(source_dir: Path) -> None:
@@ -81,3 +87,22 @@ def test_http_source_reads_and_classifies_errors(source_dir: Path) -> None:
         with pytest.raises(SourceUnavailableError, match="HTTP 503") as error:
             read_table(server.url, PROJECTS)
         assert error.value.retryable
+
+
+def test_unreachable_url_says_how_to_work_offline() -> None:
+    closed = f"http://127.0.0.1:{free_port()}/madewithml"  # nothing listens there
+    with pytest.raises(SourceUnavailableError) as raised:
+        read_table(closed, PROJECTS)
+    assert str(raised.value).startswith(f"{closed}/projects.csv: ")
+    assert str(raised.value).endswith(OFFLINE_HINT)
+
+
+def test_missing_dbt_manifest_says_which_command_prepares_it(tmp_path: Path, monkeypatch) -> None:
+    from dagster_dbt import DbtProject
+
+    from mlplatform.lib import dbt_project as module
+
+    unprepared = copytree(DBT_PROJECT_DIR, tmp_path / "dbt", ignore=ignore("target"))
+    monkeypatch.setattr(module, "dbt_project", DbtProject(project_dir=unprepared))
+    with pytest.raises(module.DbtManifestMissingError, match=re.escape(module.PREPARE_COMMAND)):
+        module.require_manifest()
