@@ -22,7 +22,7 @@ def build_definitions(settings: Settings, **resource_overrides: Any) -> Definiti
     with building_with(settings):
         folder = load_defs_folder()
     resources = {**build_resources(settings), **resource_overrides}
-    environment = Definitions(resources=resources, executor=EXECUTORS[settings.executor])
+    environment = Definitions(resources=resources, executor=EXECUTORS[settings.executor](settings))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PreviewWarning)  # map_resolved_asset_specs
         return Definitions.merge(folder, environment).map_resolved_asset_specs(

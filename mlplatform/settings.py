@@ -26,11 +26,12 @@ GX_PROJECT_DIR = PROJECT_ROOT / "gx"
 SLACK_WEBHOOK_VAR = "MLPLATFORM_SLACK_WEBHOOK_URL"
 TRACKING_URI_VAR = "MLFLOW_TRACKING_URI"
 OPTUNA_STORAGE_VAR = "MLPLATFORM_OPTUNA_STORAGE"
+CELERY_BROKER_VAR = "MLPLATFORM_CELERY_BROKER"
 
 # Where `mlflow ui` serves a local store (the README's command); a tracking server is its own UI.
 LOCAL_MLFLOW_UI = "http://127.0.0.1:5000"
 
-EXECUTORS = ("in_process", "multiprocess")
+EXECUTORS = ("in_process", "multiprocess", "celery")
 WAREHOUSES = ("duckdb",)
 INGESTIONS = ("builtin",)
 
@@ -47,8 +48,9 @@ class Settings:
     duckdb_path: Path
     warehouse_schema: str
     executor: str
+    celery_broker: str | None
     mlflow_tracking_uri: str
-    mlflow_artifact_location: str
+    mlflow_artifact_location: str | None
     mlflow_ui_url: str
     optuna_storage: str
     tuning_trials: int
@@ -69,9 +71,11 @@ class Settings:
             duckdb_path=_absolute(environ.get("MLPLATFORM_DUCKDB_PATH", home / "warehouse.duckdb")),
             warehouse_schema=environ.get("MLPLATFORM_WAREHOUSE_SCHEMA", "madewithml"),
             executor=_choice(environ, "MLPLATFORM_EXECUTOR", EXECUTORS),
+            celery_broker=environ.get(CELERY_BROKER_VAR) or None,
             mlflow_tracking_uri=tracking_uri,
+            # A tracking server keeps artifacts where it was told to (`--artifacts-destination`).
             mlflow_artifact_location=environ.get("MLPLATFORM_MLFLOW_ARTIFACTS")
-            or (home / "mlartifacts").as_uri(),
+            or (None if _is_http(tracking_uri) else (home / "mlartifacts").as_uri()),
             mlflow_ui_url=environ.get("MLPLATFORM_MLFLOW_UI_URL") or _mlflow_ui_of(tracking_uri),
             optuna_storage=environ.get(OPTUNA_STORAGE_VAR) or f"sqlite:///{home / 'optuna.db'}",
             tuning_trials=_number(environ, "MLPLATFORM_TUNING_TRIALS", int, TuningConfig.n_trials),
@@ -102,9 +106,13 @@ def building_with(settings: Settings) -> Iterator[Settings]:
         _ACTIVE_SETTINGS.reset(token)
 
 
+def _is_http(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
 def _mlflow_ui_of(tracking_uri: str) -> str:
     """A tracking server serves its own UI; the link never carries the URI's credentials."""
-    if not tracking_uri.startswith(("http://", "https://")):
+    if not _is_http(tracking_uri):
         return LOCAL_MLFLOW_UI
     parts = urlsplit(tracking_uri)
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))

@@ -32,7 +32,9 @@ class MlflowTracking(ConfigurableResource):
     """Training runs in one experiment of an MLflow tracking store (local SQLite by default)."""
 
     tracking_uri: str = Field(description="MLflow tracking and registry URI.")
-    artifact_location: str = Field(description="Where the experiment stores artifacts.")
+    artifact_location: str | None = Field(
+        default=None, description="Where the experiment stores artifacts (None: the server's)."
+    )
     ui_url: str = Field(description="Base URL of the MLflow UI that links in metadata point at.")
     experiment_name: str = "mlplatform"
 

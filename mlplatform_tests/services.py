@@ -1,0 +1,90 @@
+"""The machine's services (Postgres, Redis, RabbitMQ) for deployment tests: each test gets its
+own database; a machine without a service skips those tests and names it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+POSTGRES = ("127.0.0.1", 5432)
+REDIS = ("127.0.0.1", 6379)
+RABBITMQ = ("127.0.0.1", 5672)
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+# SQLAlchemy 2.1 defaults to psycopg 3 for `postgresql://`; Dagster's NOTIFY needs psycopg2, which
+# dagster-postgres installs, so every SQLAlchemy URL (Dagster, MLflow, optuna) names it.
+SQLALCHEMY_SCHEME = "postgresql+psycopg2"
+
+
+def require(name: str, address: tuple[str, int]) -> None:
+    try:
+        socket.create_connection(address, timeout=2).close()
+    except OSError:
+        pytest.skip(f"{name} is not reachable at {address[0]}:{address[1]}")
+
+
+@contextmanager
+def postgres_database(prefix: str = "mlplatform_test") -> Iterator[str]:
+    """A fresh database, dropped afterwards; yields its SQLAlchemy URL."""
+    import psycopg2
+
+    require("PostgreSQL", POSTGRES)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(POSTGRES_ADMIN_URL)
+    admin.autocommit = True
+    try:
+        admin.cursor().execute(f'create database "{name}"')
+        yield f"{SQLALCHEMY_SCHEME}://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.cursor().execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
+
+
+@contextmanager
+def background(command: list[str], env: dict[str, str], log: Path, cwd: Path) -> Iterator:
+    """A long-running process in its own session, stopped (with its children) afterwards."""
+    import os
+    import signal
+
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=cwd,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(process.pid, sig)
+                process.wait(timeout=30)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+            except ProcessLookupError:
+                break
+
+
+def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited:\n{log.read_text()[-3000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=5).close()
+            return
+        except OSError:
+            time.sleep(1)
+    raise TimeoutError(f"{url} did not answer in {timeout} s:\n{log.read_text()[-3000:]}")

@@ -1,0 +1,129 @@
+"""The production deployment on this machine's services: a Postgres-backed Dagster instance, an
+MLflow tracking server on Postgres, optuna on Postgres (`deploy/`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import psycopg2
+import pytest
+from dagster import AssetSelection, DagsterInstance
+from dagster_postgres import PostgresRunStorage
+
+from mlplatform.definitions import build_definitions
+from mlplatform.resources.model_registry import CHAMPION, PREVIOUS
+from mlplatform.settings import PROJECT_ROOT, Settings
+from mlplatform_tests.dataops import materialize_selection, read_warehouse_table
+from mlplatform_tests.fixtures import make_projects_and_tags, write_source
+from mlplatform_tests.mlops import QUICK_TRAINING, register_tagger, registry_for
+from mlplatform_tests.services import (
+    SQLALCHEMY_SCHEME,
+    background,
+    postgres_database,
+    wait_for_http,
+)
+from mlplatform_tests.webserver import free_port
+
+pytestmark = pytest.mark.postgres
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, monkeypatch) -> Iterator[dict[str, str]]:
+    """Three fresh databases, an MLflow server on one, and the environment that points at them."""
+    with ExitStack() as stack:
+        dagster_db, mlflow_db, optuna_db = (
+            stack.enter_context(postgres_database(f"mlp_{part}"))
+            for part in ("dagster", "mlflow", "optuna")
+        )
+        port = free_port()
+        server_log = tmp_path / "mlflow.log"
+        server = stack.enter_context(
+            background(
+                [
+                    str(BIN / "mlflow"),
+                    "server",
+                    "--backend-store-uri",
+                    mlflow_db,
+                    "--artifacts-destination",
+                    (tmp_path / "artifacts").as_uri(),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    "1",
+                ],
+                {"PATH": str(BIN), "MLFLOW_DISABLE_TELEMETRY": "true"},
+                server_log,
+                tmp_path,
+            )
+        )
+        wait_for_http(f"http://127.0.0.1:{port}/health", server, server_log)
+        dagster_home = tmp_path / "dagster"
+        dagster_home.mkdir()
+        shutil.copy(PROJECT_ROOT / "deploy" / "dagster.yaml", dagster_home)
+        env = {
+            "DAGSTER_HOME": str(dagster_home),
+            "DAGSTER_PG_URL": dagster_db,
+            "DAGSTER_COMPUTE_LOG_DIR": str(tmp_path / "logs"),
+            "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}",
+            "MLPLATFORM_OPTUNA_STORAGE": optuna_db,
+            "MLPLATFORM_HOME": str(tmp_path / "home"),
+            "MLPLATFORM_SOURCE": str(
+                write_source(tmp_path / "source", *make_projects_and_tags(rows=160))
+            ),
+            "MLPLATFORM_TUNING_TRIALS": str(QUICK_TRAINING.n_trials),
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        yield env
+
+
+def _cli(env: dict[str, str], *args: str) -> dict:
+    completed = subprocess.run(
+        [str(BIN / "mlplatform"), *args],
+        env={**env, "PATH": str(BIN)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
+
+
+def test_full_graph_on_postgres_with_an_mlflow_server(deployment) -> None:
+    import optuna
+
+    instance = DagsterInstance.from_config(deployment["DAGSTER_HOME"])
+    assert isinstance(instance.run_storage, PostgresRunStorage)
+    settings = Settings.from_env(deployment)
+    assert settings.mlflow_artifact_location is None  # the server keeps the artifacts
+    result = materialize_selection(build_definitions(settings), AssetSelection.all(), instance)
+    assert result.success
+
+    dsn = deployment["DAGSTER_PG_URL"].replace(SQLALCHEMY_SCHEME, "postgresql")
+    with psycopg2.connect(dsn) as connection:
+        cursor = connection.cursor()
+        cursor.execute("select status from runs where run_id = %s", (result.run_id,))
+        assert cursor.fetchone() == ("SUCCESS",)
+    assert optuna.study.get_all_study_names(storage=deployment["MLPLATFORM_OPTUNA_STORAGE"])
+
+    registry = registry_for(settings)
+    assert registry.alias_version(CHAMPION) == "1"
+    labeled = read_warehouse_table(settings, "labeled_projects")
+    from mlplatform.core.training import prepare_labeled
+
+    second = register_tagger(registry, prepare_labeled(labeled))
+    registry.promote(second)
+    assert _cli(deployment, "rollback") == {"champion": "1", "previous": second}
+    assert (registry.alias_version(CHAMPION), registry.alias_version(PREVIOUS)) == ("1", second)
+    prediction = _cli(deployment, "predict", "Object detection", "Image segmentation with pixels")
+    assert prediction["version"] == "1"
+    instance.dispose()
