@@ -27,6 +27,7 @@ SLACK_WEBHOOK_VAR = "MLPLATFORM_SLACK_WEBHOOK_URL"
 TRACKING_URI_VAR = "MLFLOW_TRACKING_URI"
 OPTUNA_STORAGE_VAR = "MLPLATFORM_OPTUNA_STORAGE"
 CELERY_BROKER_VAR = "MLPLATFORM_CELERY_BROKER"
+CELERY_BACKEND_VAR = "MLPLATFORM_CELERY_BACKEND"
 
 # Where `mlflow ui` serves a local store (the README's command); a tracking server is its own UI.
 LOCAL_MLFLOW_UI = "http://127.0.0.1:5000"
@@ -49,6 +50,7 @@ class Settings:
     warehouse_schema: str
     executor: str
     celery_broker: str | None
+    celery_backend: str | None
     mlflow_tracking_uri: str
     mlflow_artifact_location: str | None
     mlflow_ui_url: str
@@ -72,6 +74,7 @@ class Settings:
             warehouse_schema=environ.get("MLPLATFORM_WAREHOUSE_SCHEMA", "madewithml"),
             executor=_choice(environ, "MLPLATFORM_EXECUTOR", EXECUTORS),
             celery_broker=environ.get(CELERY_BROKER_VAR) or None,
+            celery_backend=environ.get(CELERY_BACKEND_VAR) or None,
             mlflow_tracking_uri=tracking_uri,
             # A tracking server keeps artifacts where it was told to (`--artifacts-destination`).
             mlflow_artifact_location=environ.get("MLPLATFORM_MLFLOW_ARTIFACTS")

@@ -4,9 +4,12 @@ MLflow tracking server on Postgres, optuna on Postgres (`deploy/`)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -23,9 +26,11 @@ from mlplatform_tests.dataops import materialize_selection, read_warehouse_table
 from mlplatform_tests.fixtures import make_projects_and_tags, write_source
 from mlplatform_tests.mlops import QUICK_TRAINING, register_tagger, registry_for
 from mlplatform_tests.services import (
+    RABBITMQ,
     SQLALCHEMY_SCHEME,
     background,
     postgres_database,
+    require,
     wait_for_http,
 )
 from mlplatform_tests.webserver import free_port
@@ -127,3 +132,75 @@ def test_full_graph_on_postgres_with_an_mlflow_server(deployment) -> None:
     prediction = _cli(deployment, "predict", "Object detection", "Image segmentation with pixels")
     assert prediction["version"] == "1"
     instance.dispose()
+
+
+def _worker(name: str, env: dict[str, str], tmp_path: Path):
+    command = [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app"]
+    command += ["-y", str(PROJECT_ROOT / "deploy" / "celery.yaml"), "--name", name]
+    return background(command, env, tmp_path / f"{name}.log", PROJECT_ROOT)
+
+
+def _wait_for_text(path: Path, text: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{text!r} not in {path} after {timeout} s")
+
+
+@pytest.mark.celery
+def test_graph_runs_on_celery_workers_and_survives_a_killed_worker(deployment, tmp_path) -> None:
+    """Two workers take the steps; the one running `trained_model` is killed (-9) mid-step."""
+    require("RabbitMQ", RABBITMQ)
+    env = {**deployment, "MLPLATFORM_EXECUTOR": "celery", "PATH": str(BIN)}
+    # Tasks left by an earlier, interrupted run must not reach these workers.
+    purge = [str(BIN / "celery"), "-A", "dagster_celery.app", "purge", "-f", "-Q", "dagster"]
+    subprocess.run(purge, env=env, cwd=PROJECT_ROOT, capture_output=True, check=False)
+    logs = {name: tmp_path / f"{name}.log" for name in ("first", "second")}
+    with _worker("first", env, tmp_path) as first, _worker("second", env, tmp_path) as second:
+        workers = {"first": first, "second": second}
+        for log in logs.values():
+            _wait_for_text(log, "ready.")
+        run = subprocess.Popen(
+            [*MATERIALIZE_ALL],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        killed = _kill_worker_running(workers, logs, 'step "trained_model"')
+        output, _ = run.communicate(timeout=900)
+        assert killed, "no worker ran trained_model"
+    # Tasks are acknowledged late: the killed worker's step went back to RabbitMQ, the other
+    # worker ran it again, and the run went on to crown a champion.
+    assert run.returncode == 0 and "RUN_SUCCESS" in output, output[-3000:]
+    survivor = next(name for name in logs if name != killed)
+    assert 'step "trained_model"' in logs[survivor].read_text(errors="replace")
+    settings = Settings.from_env(deployment)
+    assert len(read_warehouse_table(settings, "labeled_projects")) == 160
+    assert registry_for(settings).alias_version(CHAMPION) is not None
+
+
+MATERIALIZE_ALL = [
+    str(BIN / "dagster"),
+    "asset",
+    "materialize",
+    "-m",
+    "mlplatform.definitions",
+    "--select",
+    "*",
+]
+
+
+def _kill_worker_running(workers: dict, logs: dict[str, Path], step: str) -> str | None:
+    """SIGKILL the process group of the worker whose log shows `step` starting."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        for name, log in logs.items():
+            if f"Started execution of {step}" in log.read_text(errors="replace"):
+                os.killpg(workers[name].pid, signal.SIGKILL)
+                return name
+        time.sleep(0.2)
+    return None

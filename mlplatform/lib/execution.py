@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from dagster import ExecutorDefinition, in_process_executor, multiprocess_executor
 
-from mlplatform.settings import CELERY_BROKER_VAR, Settings
+from mlplatform.settings import CELERY_BACKEND_VAR, CELERY_BROKER_VAR, Settings
 
 
 def _celery(settings: Settings) -> ExecutorDefinition:
@@ -16,8 +16,11 @@ def _celery(settings: Settings) -> ExecutorDefinition:
     from dagster_celery import celery_executor
 
     config = {"config_source": {"task_acks_late": True, "task_reject_on_worker_lost": True}}
+    # Unset: dagster-celery's defaults, RabbitMQ on localhost and the rpc:// result backend.
     if settings.celery_broker:
         config["broker"] = {"env": CELERY_BROKER_VAR}
+    if settings.celery_backend:
+        config["backend"] = {"env": CELERY_BACKEND_VAR}
     return celery_executor.configured(config)
 
 
