@@ -3,6 +3,8 @@ own database; a machine without a service skips those tests and names it."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -49,9 +51,6 @@ def postgres_database(prefix: str = "mlplatform_test") -> Iterator[str]:
 @contextmanager
 def background(command: list[str], env: dict[str, str], log: Path, cwd: Path) -> Iterator:
     """A long-running process in its own session, stopped (with its children) afterwards."""
-    import os
-    import signal
-
     with log.open("w") as output:
         process = subprocess.Popen(
             command,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -14,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mlplatform.settings import PROJECT_ROOT
+from mlplatform_tests.services import background
 
 
 def free_port() -> int:
@@ -41,33 +40,23 @@ ASSET_NODES = "{ assetNodes { assetKey { path } hasAssetChecks } }"
 def dagster_server(command: list[str], env: dict[str, str], log: Path) -> Iterator[str]:
     """Run `command` (a dagster CLI taking -h/-p) until its code location serves assets.
 
-    Yields the base URL. The process group is stopped afterwards: `dagster dev` has children.
+    Yields the base URL; the process and its children (`dagster dev` has some) stop afterwards.
     """
     port = free_port()
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [*command, "-h", "127.0.0.1", "-p", str(port)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     base_url = f"http://127.0.0.1:{port}"
-    try:
+    with background(
+        [*command, "-h", "127.0.0.1", "-p", str(port)], env, log, PROJECT_ROOT
+    ) as server:
         _wait_for_assets(base_url, server, log)
         yield base_url
-    finally:
-        _stop(server)
 
 
 def _wait_for_assets(base_url: str, server: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(
-                f"server exited with {server.returncode}:\n{log.read_text()[-3000:]}"
-            )
+            tail = log.read_text()[-3000:]
+            raise RuntimeError(f"server exited with {server.returncode}:\n{tail}")
         try:
             if graphql(base_url, ASSET_NODES)[0]["assetNodes"]:
                 return
@@ -75,14 +64,3 @@ def _wait_for_assets(base_url: str, server: subprocess.Popen, log: Path) -> None
             pass
         time.sleep(1)
     raise TimeoutError(f"no assets served at {base_url} after 180 s:\n{log.read_text()[-3000:]}")
-
-
-def _stop(server: subprocess.Popen) -> None:
-    try:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=30)
-    except ProcessLookupError:
-        pass
