@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from mlplatform.core.sources import DEFAULT_SOURCE, SOURCE_ALIASES
+from mlplatform.core.sources import DEFAULT_SOURCE, SOURCE_ALIASES, is_http
 from mlplatform.core.tuning_config import TuningConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +78,7 @@ class Settings:
             mlflow_tracking_uri=tracking_uri,
             # A tracking server keeps artifacts where it was told to (`--artifacts-destination`).
             mlflow_artifact_location=environ.get("MLPLATFORM_MLFLOW_ARTIFACTS")
-            or (None if _is_http(tracking_uri) else (home / "mlartifacts").as_uri()),
+            or (None if is_http(tracking_uri) else (home / "mlartifacts").as_uri()),
             mlflow_ui_url=environ.get("MLPLATFORM_MLFLOW_UI_URL") or _mlflow_ui_of(tracking_uri),
             optuna_storage=environ.get(OPTUNA_STORAGE_VAR) or f"sqlite:///{home / 'optuna.db'}",
             tuning_trials=_number(environ, "MLPLATFORM_TUNING_TRIALS", int, TuningConfig.n_trials),
@@ -109,13 +109,9 @@ def building_with(settings: Settings) -> Iterator[Settings]:
         _ACTIVE_SETTINGS.reset(token)
 
 
-def _is_http(uri: str) -> bool:
-    return uri.startswith(("http://", "https://"))
-
-
 def _mlflow_ui_of(tracking_uri: str) -> str:
     """A tracking server serves its own UI; the link never carries the URI's credentials."""
-    if not _is_http(tracking_uri):
+    if not is_http(tracking_uri):
         return LOCAL_MLFLOW_UI
     parts = urlsplit(tracking_uri)
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))

@@ -68,6 +68,15 @@ class SourceFormatError(SourceError):
     """The file exists but its content cannot be parsed or typed."""
 
 
+def is_http(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def _unavailable(uri: str, error: Exception) -> SourceUnavailableError:
+    """A transient failure; for a URL, with how to work without the network."""
+    return SourceUnavailableError(f"{uri}: {error}{OFFLINE_HINT if is_http(uri) else ''}")
+
+
 def table_uri(location: str, spec: TableSpec) -> str:
     """Where a table lives under a source location (URL prefix, directory or fsspec URI)."""
     return f"{location.rstrip('/')}/{spec.file_name}"
@@ -93,8 +102,7 @@ def _read_csv_text(uri: str) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise SourceFormatError(f"{uri}: not a readable CSV file ({error})") from error
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
-        hint = OFFLINE_HINT if uri.startswith(("http://", "https://")) else ""
-        raise SourceUnavailableError(f"{uri}: {error}{hint}") from error
+        raise _unavailable(uri, error) from error
 
 
 def type_columns(frame: pd.DataFrame, spec: TableSpec, uri: str) -> pd.DataFrame:
@@ -161,7 +169,7 @@ def parse_as_of(value: str | None) -> pd.Timestamp | None:
 def file_fingerprint(uri: str) -> str:
     """A cheap identity of a file: HEAD headers over http(s), size + mtime elsewhere."""
     try:
-        if uri.startswith(("http://", "https://")):
+        if is_http(uri):
             return _http_fingerprint(uri)
         if "://" not in uri:
             stat = Path(uri).stat()
@@ -175,8 +183,7 @@ def file_fingerprint(uri: str) -> str:
     except FileNotFoundError as error:
         raise SourceNotFoundError(f"{uri}: file not found") from error
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
-        hint = OFFLINE_HINT if uri.startswith(("http://", "https://")) else ""
-        raise SourceUnavailableError(f"{uri}: {error}{hint}") from error
+        raise _unavailable(uri, error) from error
 
 
 def _http_fingerprint(uri: str) -> str:
