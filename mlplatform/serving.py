@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mlplatform.core.sources import is_http
 from mlplatform.resources import build_model_registry, build_warehouse
 from mlplatform.resources.model_registry import CHAMPION, PREVIOUS, MlflowModelRegistry
-from mlplatform.settings import LOCAL_MLFLOW_UI, Settings
+from mlplatform.settings import Settings
 
 SUMMARY_TABLE = "labeled_projects"
 
@@ -60,9 +61,9 @@ class PlatformSummary:
             champion = f"v{self.champion_version}, weighted F1 {f1} on its held-out rows"
         rows = "not built yet" if self.table_rows is None else f"{self.table_rows} rows"
         mlflow_ui = (
-            f"uv run mlflow ui --backend-store-uri {self.tracking_uri}"
-            if self.mlflow_ui_url == LOCAL_MLFLOW_UI
-            else "(served by the tracking server)"
+            "(served by the tracking server)"
+            if is_http(self.tracking_uri)
+            else f"uv run mlflow ui --backend-store-uri {self.tracking_uri}"
         )
         lines = [
             "mlplatform summary",

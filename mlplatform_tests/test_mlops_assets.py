@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import subprocess
@@ -230,3 +231,16 @@ def test_notifier_posts_to_a_slack_webhook_stand_in() -> None:
     assert server.bodies == [{"text": "*mlplatform · champion_changed*\nchampion is now v2"}]
     # An unreachable webhook is logged, never raised: notifications must not fail a step.
     Notifier(slack_webhook_url="http://127.0.0.1:9/hook", timeout_seconds=1).notify("x", "y")
+
+
+def test_summary_offers_mlflow_ui_for_a_local_store_on_any_port() -> None:
+    local = serving.PlatformSummary(
+        None, None, None, "w.s.labeled_projects", None, "http://127.0.0.1:5001", "sqlite:///m.db"
+    )
+    assert "uv run mlflow ui --backend-store-uri sqlite:///m.db   -> http://127.0.0.1:5001" in (
+        local.to_text()
+    )
+    server = dataclasses.replace(
+        local, mlflow_ui_url="http://mlflow:5000", tracking_uri="http://mlflow:5000"
+    )
+    assert "(served by the tracking server)   -> http://mlflow:5000" in server.to_text()
