@@ -60,25 +60,6 @@ class DriftResult:
     def drift_detected(self) -> bool:
         return self.status == DRIFT
 
-    def to_markdown(self) -> str:
-        """The tests as a narrow table, then the status and the rule that decided it."""
-        counts = f"{self.new_rows} new rows vs {self.reference_rows} reference rows"
-        if not self.tests:
-            return f"**{self.status}**: {counts}."
-        lines = ["| test | statistic | shifts when | shifted |", "|---|---|---|---|"]
-        lines += [
-            f"| {t.name} ({t.method}) | {t.statistic:.3f} | {t.rule} | "
-            f"{'**yes**' if t.drifted else 'no'} |"
-            for t in self.tests
-        ]
-        shifted = [t.name for t in self.tests if t.drifted]
-        lines.append(
-            f"\n**{self.status}** ({counts}): {self.rule}; shifted here: "
-            + (", ".join(f"`{name}`" for name in shifted) or "none")
-            + "."
-        )
-        return "\n".join(lines)
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
