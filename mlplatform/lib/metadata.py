@@ -38,8 +38,8 @@ def evaluation_metadata(evaluation: ModelEvaluation) -> dict[str, Any]:
     from mlplatform.core.reporting import comparison_rows, empty_slices
 
     champion = evaluation.champion
-    columns = ["metric", "n", "challenger"] + (["champion", "change"] if champion else [])
-    kinds = {name: "string" if name == "metric" else "float" for name in columns}
+    scores = ["challenger", "champion", "change"] if champion else ["challenger"]
+    kinds = {"metric": "string", "n": "int", **dict.fromkeys(scores, "float")}
     rows = [
         rounded(
             {
@@ -70,12 +70,9 @@ def evaluation_metadata(evaluation: ModelEvaluation) -> dict[str, Any]:
 def drift_tests_table(tests: Iterable[DriftTest]) -> MetadataValue:
     """Each drift test: its statistic, when it counts as shifted, and whether it did."""
     rows = [
-        {
-            "test": t.name,
-            "statistic": round(t.statistic, DECIMALS),
-            "shifts when": t.rule,
-            "shifted": t.drifted,
-        }
+        rounded(
+            {"test": t.name, "statistic": t.statistic, "shifts when": t.rule, "shifted": t.drifted}
+        )
         for t in tests
     ]
     kinds = {"test": "string", "statistic": "float", "shifts when": "string", "shifted": "bool"}
