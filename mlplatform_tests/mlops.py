@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 from dagster import AssetKey, AssetSelection, DagsterInstance, ExecuteInProcessResult
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
@@ -63,3 +67,15 @@ def register_tagger(
 
 def with_promotion(settings: Settings, **policy) -> dict:
     return {"promotion_policy": PromotionPolicy(**policy)}
+
+
+def mlplatform_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """The `mlplatform` command as a user runs it, in a process with only `env` set."""
+    binaries = Path(sys.executable).parent
+    return subprocess.run(
+        [str(binaries / "mlplatform"), *args],
+        env={**env, "PATH": str(binaries)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )

@@ -19,12 +19,13 @@ import pytest
 from dagster import AssetSelection, DagsterInstance
 from dagster_postgres import PostgresRunStorage
 
+from mlplatform.core.training import prepare_labeled
 from mlplatform.definitions import build_definitions
 from mlplatform.resources.model_registry import CHAMPION, PREVIOUS
 from mlplatform.settings import PROJECT_ROOT, Settings
 from mlplatform_tests.dataops import materialize_selection, read_warehouse_table
 from mlplatform_tests.fixtures import make_projects_and_tags, write_source
-from mlplatform_tests.mlops import QUICK_TRAINING, register_tagger, registry_for
+from mlplatform_tests.mlops import QUICK_TRAINING, mlplatform_cli, register_tagger, registry_for
 from mlplatform_tests.services import (
     RABBITMQ,
     SQLALCHEMY_SCHEME,
@@ -37,6 +38,8 @@ from mlplatform_tests.webserver import free_port
 
 pytestmark = pytest.mark.postgres
 BIN = Path(sys.executable).parent
+MATERIALIZE_ALL = [str(BIN / "dagster"), "asset", "materialize", "--select", "*"]
+MATERIALIZE_ALL += ["-m", "mlplatform.definitions"]
 
 
 @pytest.fixture
@@ -92,13 +95,7 @@ def deployment(tmp_path: Path, monkeypatch) -> Iterator[dict[str, str]]:
 
 
 def _cli(env: dict[str, str], *args: str) -> dict:
-    completed = subprocess.run(
-        [str(BIN / "mlplatform"), *args],
-        env={**env, "PATH": str(BIN)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    completed = mlplatform_cli(env, *args)
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout)
 
@@ -123,8 +120,6 @@ def test_full_graph_on_postgres_with_an_mlflow_server(deployment) -> None:
     registry = registry_for(settings)
     assert registry.alias_version(CHAMPION) == "1"
     labeled = read_warehouse_table(settings, "labeled_projects")
-    from mlplatform.core.training import prepare_labeled
-
     second = register_tagger(registry, prepare_labeled(labeled))
     registry.promote(second)
     assert _cli(deployment, "rollback") == {"champion": "1", "previous": second}
@@ -163,7 +158,7 @@ def test_graph_runs_on_celery_workers_and_survives_a_killed_worker(deployment, t
         for log in logs.values():
             _wait_for_text(log, "ready.")
         run = subprocess.Popen(
-            [*MATERIALIZE_ALL],
+            MATERIALIZE_ALL,
             env=env,
             cwd=PROJECT_ROOT,
             stdout=subprocess.PIPE,
@@ -181,10 +176,6 @@ def test_graph_runs_on_celery_workers_and_survives_a_killed_worker(deployment, t
     settings = Settings.from_env(deployment)
     assert len(read_warehouse_table(settings, "labeled_projects")) == 160
     assert registry_for(settings).alias_version(CHAMPION) is not None
-
-
-MATERIALIZE_ALL = [str(BIN / "dagster"), "asset", "materialize", "--select", "*"]
-MATERIALIZE_ALL += ["-m", "mlplatform.definitions"]
 
 
 def _kill_worker_running(workers: dict, logs: dict[str, Path], step: str) -> str | None:

@@ -2,10 +2,8 @@ import dataclasses
 import json
 import os
 import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,6 +28,7 @@ from mlplatform_tests.fixtures import make_projects_and_tags, write_source
 from mlplatform_tests.mlops import (
     evaluate_and_promote,
     materialize_all,
+    mlplatform_cli,
     register_tagger,
     registry_for,
     stale_status,
@@ -163,14 +162,7 @@ def test_gate_promotes_only_better_models_and_rollback_restores(settings) -> Non
 
 
 def _cli(settings, *args: str) -> subprocess.CompletedProcess:
-    env = {"MLPLATFORM_HOME": str(settings.home), "PATH": str(Path(sys.executable).parent)}
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "mlplatform"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    return mlplatform_cli({"MLPLATFORM_HOME": str(settings.home)}, *args)
 
 
 def test_prediction_cli_uses_the_champion(settings) -> None:
