@@ -25,6 +25,7 @@ GX_PROJECT_DIR = PROJECT_ROOT / "gx"
 # Variables that may hold credentials: resources receive them as `dagster.EnvVar`.
 SLACK_WEBHOOK_VAR = "MLPLATFORM_SLACK_WEBHOOK_URL"
 TRACKING_URI_VAR = "MLFLOW_TRACKING_URI"
+FLAG_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 OPTUNA_STORAGE_VAR = "MLPLATFORM_OPTUNA_STORAGE"
 CELERY_BROKER_VAR = "MLPLATFORM_CELERY_BROKER"
 CELERY_BACKEND_VAR = "MLPLATFORM_CELERY_BACKEND"
@@ -44,6 +45,7 @@ class Settings:
     home: Path
     source: str
     source_as_of: str | None
+    accept_shrink: bool
     ingestion: str
     warehouse: str
     duckdb_path: Path
@@ -57,6 +59,7 @@ class Settings:
     optuna_storage: str
     tuning_trials: int
     tuning_timeout_seconds: float | None
+    tuning_workers: int
     seed: int
     slack_webhook_url: str | None
 
@@ -68,6 +71,7 @@ class Settings:
             home=home,
             source=_source(environ.get("MLPLATFORM_SOURCE")),
             source_as_of=environ.get("MLPLATFORM_SOURCE_AS_OF") or None,
+            accept_shrink=_flag(environ, "MLPLATFORM_ACCEPT_SHRINK"),
             ingestion=_choice(environ, "MLPLATFORM_INGESTION", INGESTIONS),
             warehouse=_choice(environ, "MLPLATFORM_WAREHOUSE", WAREHOUSES),
             duckdb_path=_absolute(environ.get("MLPLATFORM_DUCKDB_PATH", home / "warehouse.duckdb")),
@@ -85,6 +89,7 @@ class Settings:
             tuning_timeout_seconds=_number(
                 environ, "MLPLATFORM_TUNING_TIMEOUT", float, TuningConfig.timeout_seconds
             ),
+            tuning_workers=_number(environ, "MLPLATFORM_TUNING_WORKERS", int, TuningConfig.workers),
             seed=_number(environ, "MLPLATFORM_SEED", int, TuningConfig.seed),
             slack_webhook_url=environ.get(SLACK_WEBHOOK_VAR) or None,
         )
@@ -130,6 +135,14 @@ def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> 
     if value not in choices:
         raise ValueError(f"{name}={value!r}: expected one of {choices}")
     return value
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    """Off unless set to 1/true/yes (any case)."""
+    value = (environ.get(name) or "0").lower()
+    if value not in FLAG_VALUES:
+        raise ValueError(f"{name}={environ[name]!r}: expected one of {sorted(FLAG_VALUES)}")
+    return FLAG_VALUES[value]
 
 
 def _number(environ: Mapping[str, str], name: str, kind: type, default):

@@ -211,6 +211,11 @@ def test_drift_report_shows_its_tests_and_its_plot(page) -> None:
 def test_materialize_button_launches_a_run_that_succeeds(page, ui) -> None:
     page.goto("/assets/tags")
     page.locator("button").filter(has_text=re.compile(r"^Materialize$")).click()
+    # One batch lands both raw tables: the UI says projects comes along and asks to confirm.
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Additional assets will be materialized")
+    expect(dialog.get_by_role("link", name="projects")).to_be_visible()
+    dialog.get_by_role("button", name="Confirm").click()
     toast = page.get_by_text(re.compile(r"^Launched run [0-9a-f]{8}$"))
     expect(toast).to_be_visible()
     short_id = toast.inner_text().split()[-1]

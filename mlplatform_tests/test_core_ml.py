@@ -74,7 +74,7 @@ def test_every_classifier_family_gives_probabilities(labeled, classifier) -> Non
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
 
 
-def test_tuning_is_seeded_and_resumable(labeled, tmp_path) -> None:
+def test_tuning_is_seeded_and_its_budget_is_the_studys(labeled, tmp_path) -> None:
     texts, labels = project_text(labeled), labeled["tag"]
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     config = TuningConfig(
@@ -83,8 +83,17 @@ def test_tuning_is_seeded_and_resumable(labeled, tmp_path) -> None:
     first = tune(texts, labels, config)
     again = tune(texts, labels, TuningConfig(**{**config.__dict__, "study_name": "b"}))
     assert [t.params for t in first.trials] == [t.params for t in again.trials]
-    resumed = tune(texts, labels, config)  # same study name and storage: continues it
-    assert len(resumed.trials) == 8
+    # Same study: a finished budget adds nothing; a larger one (or a killed run) continues it.
+    assert len(tune(texts, labels, config).trials) == 4
+    grown = tune(texts, labels, TuningConfig(**{**config.__dict__, "n_trials": 6}))
+    assert [t.number for t in grown.trials] == list(range(6))
+    assert grown.trials[:4] == first.trials
+
+
+def test_parallel_tuning_needs_a_shared_storage(labeled) -> None:
+    config = TuningConfig(n_trials=2, workers=2, storage=None)
+    with pytest.raises(ValueError, match=r"workers=2.*needs a storage"):
+        tune(project_text(labeled), labeled["tag"], config)
 
 
 def test_precision_mode_answers_other_when_unsure() -> None:

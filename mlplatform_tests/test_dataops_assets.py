@@ -14,9 +14,12 @@ from mlplatform_tests.dataops import (
 from mlplatform_tests.fixtures import make_projects_and_tags, write_source
 from mlplatform_tests.http_source import serve_directory
 
+RAW_TABLES = ["projects", "tags"]  # one batch: selected together
 ALL_CHECKS = {
     "projects:gx_suite",
+    "projects:row_volume",
     "tags:gx_suite",
+    "tags:row_volume",
     "labeled_projects:gx_suite",
     "labeled_projects:unique_labeled_projects_id",
     "labeled_projects:not_null_labeled_projects_id",
@@ -117,8 +120,8 @@ def test_failed_check_blocks_downstream_and_keeps_stored_data(
     settings = settings_for(write_source(tmp_path / "bad", *corrupt(*make_projects_and_tags())))
     settings.duckdb_path.parent.mkdir(parents=True)
     shutil.copy(good_database, settings.duckdb_path)
-    rejected_table = failing_check.split(":")[0]
-    protected = (rejected_table, "labeled_projects")
+    # A batch is published whole or not at all: the other raw table is kept as well.
+    protected = ("projects", "tags", "labeled_projects")
     stored_before = {table: read_warehouse_table(settings, table) for table in protected}
 
     result = materialize_dataops(settings)
@@ -137,6 +140,62 @@ def test_failed_check_blocks_downstream_and_keeps_stored_data(
         pd.testing.assert_frame_equal(read_warehouse_table(settings, table), before)
 
 
+def _stored(settings) -> dict[str, pd.DataFrame]:
+    return {t: read_warehouse_table(settings, t) for t in ("projects", "tags", "labeled_projects")}
+
+
+def _on_good_warehouse(good_warehouse, settings):
+    settings.duckdb_path.parent.mkdir(parents=True)
+    shutil.copy(good_warehouse[0], settings.duckdb_path)
+    return settings
+
+
+def test_empty_batch_is_refused_and_nothing_stored_changes(
+    good_warehouse, settings_for, tmp_path
+) -> None:
+    projects, tags = make_projects_and_tags()
+    source = write_source(tmp_path / "empty", projects[:0], tags[:0])
+    settings = _on_good_warehouse(good_warehouse, settings_for(source, accept_shrink=True))
+    before = _stored(settings)
+
+    result = materialize_dataops(settings)
+
+    assert not result.success
+    verdict = check_evaluations(result)["projects:row_volume"]
+    assert not verdict.passed
+    assert (
+        verdict.description == "projects: the batch has no rows; the stored table (40 rows) is kept"
+    )
+    assert not materialized_keys(result)
+    for table, frame in _stored(settings).items():
+        pd.testing.assert_frame_equal(frame, before[table])
+
+
+@pytest.mark.parametrize(("rows", "accept_shrink"), [(20, False), (19, False), (10, True)])
+def test_a_shrinking_batch_needs_to_be_accepted(
+    good_warehouse, settings_for, tmp_path, rows, accept_shrink
+) -> None:
+    """The default limit is a 50 % drop: 20 of 40 rows pass, 19 do not unless accepted."""
+    projects, tags = make_projects_and_tags()
+    source = write_source(tmp_path / "small", projects[:rows], tags[:rows])
+    settings = _on_good_warehouse(good_warehouse, settings_for(source, accept_shrink=accept_shrink))
+    before = _stored(settings)
+
+    result = materialize_dataops(settings)
+
+    verdicts = check_evaluations(result)
+    published = rows == 20 or accept_shrink
+    assert result.success == published
+    assert verdicts["projects:row_volume"].passed == published
+    assert verdicts["projects:row_volume"].metadata["stored_rows"].value == 40
+    if published:
+        assert len(read_warehouse_table(settings, "labeled_projects")) == rows
+    else:
+        assert "beyond the limit of 50%" in verdicts["tags:row_volume"].description
+        for table, frame in _stored(settings).items():
+            pd.testing.assert_frame_equal(frame, before[table])
+
+
 def test_untagged_project_fails_dbt_test(settings_for, tmp_path) -> None:
     projects, tags = make_projects_and_tags()
     result = materialize_dataops(settings_for(write_source(tmp_path / "s", projects, tags[1:])))
@@ -148,15 +207,15 @@ def test_untagged_project_fails_dbt_test(settings_for, tmp_path) -> None:
 
 def test_transient_source_errors_are_retried(settings_for, source_dir) -> None:
     with serve_directory(source_dir, failures=2) as server:
-        result = materialize_dataops(settings_for(server.url), selection="projects")
+        result = materialize_dataops(settings_for(server.url), selection=RAW_TABLES)
     assert result.success
     retries = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
     assert len(retries) == 2
-    assert server.requests == 3
+    assert server.requests == 4  # projects.csv: two failures, then read; tags.csv: read
 
 
 def test_missing_source_fails_at_once_naming_the_location(settings_for, tmp_path) -> None:
-    result = materialize_dataops(settings_for(tmp_path / "nowhere"), selection="projects")
+    result = materialize_dataops(settings_for(tmp_path / "nowhere"), selection=RAW_TABLES)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
     assert str(tmp_path / "nowhere" / "projects.csv") in failure.step_failure_data.error.message

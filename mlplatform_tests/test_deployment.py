@@ -16,10 +16,21 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from dagster import AssetSelection, DagsterInstance
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    RunsFilter,
+)
+from dagster._core.storage.tags import AUTOMATION_CONDITION_TAG, SENSOR_NAME_TAG
 from dagster_postgres import PostgresRunStorage
 
+from mlplatform.core.text import project_text
 from mlplatform.core.training import prepare_labeled
+from mlplatform.core.tuning import tune
+from mlplatform.core.tuning_config import TuningConfig
 from mlplatform.definitions import build_definitions
 from mlplatform.resources.model_registry import CHAMPION, PREVIOUS
 from mlplatform.settings import PROJECT_ROOT, Settings
@@ -34,7 +45,7 @@ from mlplatform_tests.services import (
     require,
     wait_for_http,
 )
-from mlplatform_tests.webserver import free_port
+from mlplatform_tests.webserver import dagster_server, free_port
 
 pytestmark = pytest.mark.postgres
 BIN = Path(sys.executable).parent
@@ -105,7 +116,9 @@ def test_full_graph_on_postgres_with_an_mlflow_server(deployment) -> None:
 
     instance = DagsterInstance.from_config(deployment["DAGSTER_HOME"])
     assert isinstance(instance.run_storage, PostgresRunStorage)
-    settings = Settings.from_env(deployment)
+    # Enough trials that the helper worker, a few seconds to start, surely takes some.
+    tuned = {"MLPLATFORM_TUNING_WORKERS": "2", "MLPLATFORM_TUNING_TRIALS": "20"}
+    settings = Settings.from_env({**deployment, **tuned})
     assert settings.mlflow_artifact_location is None  # the server keeps the artifacts
     result = materialize_selection(build_definitions(settings), AssetSelection.all(), instance)
     assert result.success
@@ -115,7 +128,9 @@ def test_full_graph_on_postgres_with_an_mlflow_server(deployment) -> None:
         cursor = connection.cursor()
         cursor.execute("select status from runs where run_id = %s", (result.run_id,))
         assert cursor.fetchone() == ("SUCCESS",)
-    assert optuna.study.get_all_study_names(storage=deployment["MLPLATFORM_OPTUNA_STORAGE"])
+    (study,) = optuna.get_all_study_summaries(storage=settings.optuna_storage)
+    trials = optuna.load_study(study_name=study.study_name, storage=settings.optuna_storage).trials
+    assert {trial.user_attrs["worker"] for trial in trials} == {0, 1}
 
     registry = registry_for(settings)
     assert registry.alias_version(CHAMPION) == "1"
@@ -127,6 +142,84 @@ def test_full_graph_on_postgres_with_an_mlflow_server(deployment) -> None:
     prediction = _cli(deployment, "predict", "Object detection", "Image segmentation with pixels")
     assert prediction["version"] == "1"
     instance.dispose()
+
+
+def test_tuning_workers_share_one_postgres_study() -> None:
+    """Two processes add trials to one study in Postgres, with different proposals, and stop
+    together once the study's budget is spent."""
+    import optuna
+
+    projects, tags = make_projects_and_tags(rows=160, seed=1)
+    labeled = projects.merge(tags, on="id")
+    with postgres_database("mlp_optuna") as storage:
+        config = TuningConfig(
+            n_trials=30, cv_folds=3, timeout_seconds=None, storage=storage, workers=2
+        )
+        result = tune(project_text(labeled), labeled["tag"], config)
+        trials = optuna.load_study(study_name=config.study_name, storage=storage).trials
+    # A worker may finish the trial it had started when the budget ran out.
+    assert config.n_trials <= len(result.trials) <= config.n_trials + 1
+    assert {trial.user_attrs["worker"] for trial in trials} == {0, 1}
+    params = [tuple(sorted(trial.params.items())) for trial in trials]
+    assert len(set(params)) == len(params)  # seeded apart: no trial proposed twice
+    assert result.best_value == max(t.value for t in result.trials if t.value is not None)
+
+
+def test_code_server_daemon_and_webserver_run_the_platform(deployment, tmp_path) -> None:
+    """Started as in production: sensors tick under the daemon, automation follows new data, and
+    four runs launched at once through GraphQL wait in the queue and all succeed."""
+    from dagster_graphql import DagsterGraphQLClient
+
+    code_port = free_port()
+    env = {
+        **deployment,
+        "PATH": str(BIN),
+        "MLPLATFORM_CODE_SERVER_HOST": "127.0.0.1",
+        "MLPLATFORM_CODE_SERVER_PORT": str(code_port),
+    }
+    workspace = str(PROJECT_ROOT / "deploy" / "workspace.yaml")
+    code_server = [str(BIN / "dagster"), "code-server", "start", "-m", "mlplatform.definitions"]
+    code_server += ["-h", "127.0.0.1", "-p", str(code_port)]
+    instance = DagsterInstance.from_config(deployment["DAGSTER_HOME"])
+    with ExitStack() as stack:
+        stack.enter_context(background(code_server, env, tmp_path / "code.log", PROJECT_ROOT))
+        webserver = [str(BIN / "dagster-webserver"), "-w", workspace]
+        base_url = stack.enter_context(dagster_server(webserver, env, tmp_path / "web.log"))
+        daemon = [str(BIN / "dagster-daemon"), "run", "-w", workspace]
+        stack.enter_context(background(daemon, env, tmp_path / "daemon.log", PROJECT_ROOT))
+
+        ingestion = _wait_for_run(instance, {SENSOR_NAME_TAG: "source_change_sensor"})
+        automation = _wait_for_run(instance, {AUTOMATION_CONDITION_TAG: "true"})
+        assert AssetKey("labeled_projects") in automation.dagster_run.asset_selection
+        assert automation.create_timestamp.timestamp() > ingestion.end_time
+
+        port = int(base_url.rpartition(":")[2])
+        client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+        launched = [
+            client.submit_job_execution("refresh", "mlplatform", "__repository__", tags={"n": n})
+            for n in "1234"
+        ]
+        runs = [_wait_for_run(instance, {"n": n}) for n in "1234"]
+    assert sorted(run.dagster_run.run_id for run in runs) == sorted(launched)
+    for run in runs:  # each went through the queue, and none met another's DuckDB lock
+        enqueued = DagsterEventType.RUN_ENQUEUED
+        assert instance.get_records_for_run(run.dagster_run.run_id, of_type=enqueued).records
+    settings = Settings.from_env(deployment)
+    assert len(read_warehouse_table(settings, "labeled_projects")) == 160
+    instance.dispose()
+
+
+def _wait_for_run(instance: DagsterInstance, tags: dict[str, str], timeout: float = 600):
+    """The record of the first run with `tags` once it has finished successfully."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = instance.get_run_records(RunsFilter(tags=tags), ascending=True, limit=1)
+        if records and records[0].dagster_run.is_finished:
+            run = records[0].dagster_run
+            assert run.status == DagsterRunStatus.SUCCESS, f"run {run.run_id}: {run.status}"
+            return records[0]
+        time.sleep(2)
+    raise TimeoutError(f"no finished run tagged {tags} after {timeout} s")
 
 
 def _worker(name: str, env: dict[str, str], tmp_path: Path):

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,9 +17,16 @@ import optuna
 from sklearn.base import BaseEstimator
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import threadpool_limits
 
 from mlplatform.core.model import build_pipeline
 from mlplatform.core.tuning_config import TuningConfig
+
+FINISHED = (
+    optuna.trial.TrialState.COMPLETE,
+    optuna.trial.TrialState.PRUNED,
+    optuna.trial.TrialState.FAIL,
+)
 
 
 @dataclass(frozen=True)
@@ -85,39 +98,137 @@ def tune(
     config: TuningConfig,
     on_trial: Callable[[TrialRecord], None] | None = None,
 ) -> TuningResult:
-    """Run (or resume) the study; `on_trial` sees each finished trial (for logging)."""
+    """Run (or resume) the study until it holds `config.n_trials` finished trials.
+
+    With `config.workers > 1`, that many processes share the study through its storage (optuna's
+    way to scale out); this process is worker 0 and `on_trial` sees its trials only.
+    """
     texts, labels = np.asarray(texts, dtype=object), np.asarray(labels, dtype=object)
-    # Rare classes early in a project's life: fewer folds rather than no model.
-    folds = max(2, min(config.cv_folds, int(np.unique(labels, return_counts=True)[1].min())))
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=config.study_name,
-        storage=config.storage,
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=config.seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
-        load_if_exists=True,
-    )
-
-    def objective(trial: optuna.Trial) -> float:
-        return cross_validated_f1(suggest_params(trial), texts, labels, folds, config.seed, trial)
-
-    callbacks = [lambda _, trial: on_trial(_record(trial))] if on_trial else []
-    # A configuration that cannot fit this data (e.g. calibration with a 2-example class) is a
-    # failed trial, not a failed study.
-    study.optimize(
-        objective,
-        n_trials=config.n_trials,
-        timeout=config.timeout_seconds,
-        callbacks=callbacks,
-        catch=(ValueError,),
-    )
+    if config.workers > 1 and config.storage is None:
+        raise ValueError(
+            f"TuningConfig(workers={config.workers}) needs a storage the workers share "
+            "(e.g. MLPLATFORM_OPTUNA_STORAGE=postgresql+psycopg2://…)"
+        )
+    study = _study(config, worker=0)
+    if _remaining(study, config) > 0:
+        with _helper_workers(texts, labels, config) as helpers:
+            _optimize(study, texts, labels, config, on_trial)
+            helpers.wait()
     return TuningResult(
         study_name=config.study_name,
         best_value=float(study.best_value),
         best_params=dict(study.best_trial.params),
         trials=[_record(trial) for trial in study.trials],
     )
+
+
+def _study(config: TuningConfig, worker: int) -> optuna.Study:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(
+        study_name=config.study_name,
+        storage=config.storage,
+        direction="maximize",
+        # Each worker its own seed: with one seed they would all propose the same trials.
+        sampler=optuna.samplers.TPESampler(seed=config.seed + worker),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+        load_if_exists=True,
+    )
+
+
+def _optimize(
+    study: optuna.Study,
+    texts: np.ndarray,
+    labels: np.ndarray,
+    config: TuningConfig,
+    on_trial: Callable[[TrialRecord], None] | None = None,
+    worker: int = 0,
+) -> None:
+    """Add trials until the study holds `n_trials` finished ones (a killed run resumes)."""
+    remaining = _remaining(study, config)
+    if remaining <= 0:
+        return
+    # Rare classes early in a project's life: fewer folds rather than no model.
+    folds = max(2, min(config.cv_folds, int(np.unique(labels, return_counts=True)[1].min())))
+
+    def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", worker)
+        return cross_validated_f1(suggest_params(trial), texts, labels, folds, config.seed, trial)
+
+    # The budget is the study's, shared by every worker: each stops once it is spent.
+    callbacks: list[Callable] = [optuna.study.MaxTrialsCallback(config.n_trials, FINISHED)]
+    if on_trial:
+        callbacks.append(lambda _, trial: on_trial(_record(trial)))
+    # A configuration that cannot fit this data (e.g. calibration with a 2-example class) is a
+    # failed trial, not a failed study.
+    with threadpool_limits(limits=config.blas_threads):
+        study.optimize(
+            objective,
+            n_trials=remaining,
+            timeout=config.timeout_seconds,
+            callbacks=callbacks,
+            catch=(ValueError,),
+        )
+
+
+def _remaining(study: optuna.Study, config: TuningConfig) -> int:
+    return config.n_trials - len(study.get_trials(deepcopy=False, states=FINISHED))
+
+
+class _Helpers:
+    """Worker processes 1..n-1 of a study; `wait` raises if one of them failed."""
+
+    def __init__(self, processes: list[subprocess.Popen], logs: list[Path]) -> None:
+        self.processes, self.logs = processes, logs
+
+    def wait(self) -> None:
+        for process, log in zip(self.processes, self.logs, strict=True):
+            if process.wait() != 0:
+                error = log.read_text()[-3000:]
+                raise RuntimeError(f"tuning worker failed (exit {process.returncode}):\n{error}")
+
+
+@contextmanager
+def _helper_workers(
+    texts: np.ndarray, labels: np.ndarray, config: TuningConfig
+) -> Iterator[_Helpers]:
+    """Start the helper workers as plain processes: a Celery or Dagster step may be daemonic,
+    and daemonic processes cannot use multiprocessing."""
+    if config.workers <= 1:
+        yield _Helpers([], [])
+        return
+    with tempfile.TemporaryDirectory(prefix="mlplatform-tuning-") as scratch:
+        payload = Path(scratch) / "payload.json"
+        payload.write_text(
+            json.dumps(
+                {"texts": texts.tolist(), "labels": labels.tolist(), "config": asdict(config)}
+            )
+        )
+        workers = range(1, config.workers)
+        logs = [Path(scratch) / f"worker-{worker}.log" for worker in workers]
+        processes = [
+            _start_helper([sys.executable, "-m", __name__, str(payload), str(worker)], log)
+            for worker, log in zip(workers, logs, strict=True)
+        ]
+        try:
+            yield _Helpers(processes, logs)
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+
+
+def _start_helper(command: list[str], log: Path) -> subprocess.Popen:
+    with log.open("w") as stderr:
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+
+
+def _run_helper(payload: Path, worker: int) -> None:
+    data = json.loads(payload.read_text())
+    config = TuningConfig(**data["config"])
+    texts = np.asarray(data["texts"], dtype=object)
+    labels = np.asarray(data["labels"], dtype=object)
+    _optimize(_study(config, worker), texts, labels, config, worker=worker)
 
 
 def fit_tagger(
@@ -130,3 +241,7 @@ def fit_tagger(
 
 def _record(trial: optuna.trial.FrozenTrial) -> TrialRecord:
     return TrialRecord(trial.number, trial.state.name, trial.value, dict(trial.params))
+
+
+if __name__ == "__main__":
+    _run_helper(Path(sys.argv[1]), int(sys.argv[2]))

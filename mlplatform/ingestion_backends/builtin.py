@@ -1,8 +1,9 @@
 """The built-in loader: `projects` and `tags` read from CSV files, validated, then landed.
 
-Write-audit-publish: the GX suite runs on the batch in memory and the table is written only
-when it passes, so a bad batch never overwrites what the warehouse already holds. New data is
-noticed by `source_change_sensor`, which fingerprints the files.
+Write-audit-publish, per batch: both files are read, each goes through its GX suite and the volume
+guard in memory, and both tables are written only when every check passed. A bad batch never
+overwrites what the warehouse holds, and the two raw tables always come from the same batch.
+New data is noticed by `source_change_sensor`, which fingerprints the files.
 """
 
 import warnings
@@ -12,6 +13,7 @@ import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
+    AssetOut,
     Backoff,
     BetaWarning,
     DataVersion,
@@ -25,55 +27,105 @@ from dagster import (
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
-    asset,
+    multi_asset,
     sensor,
 )
 
 from mlplatform.core.sources import SourceError, data_fingerprint
+from mlplatform.core.validation import SuiteOutcome
+from mlplatform.core.volume import VolumeVerdict, check_volume
 from mlplatform.defs.ingestion.jobs import ingestion_job
-from mlplatform.lib.checks import gx_check_spec, suite_check_result
+from mlplatform.lib.checks import (
+    gx_check_spec,
+    suite_check_result,
+    volume_check_result,
+    volume_check_spec,
+)
 from mlplatform.lib.metadata import frame_metadata
 from mlplatform.lib.ownership import DATA_OWNERS
 from mlplatform.resources.great_expectations import GreatExpectationsResource
+from mlplatform.resources.policies import IngestionPolicy
 from mlplatform.resources.source import MadeWithMLSource
-from mlplatform.resources.warehouse import WAREHOUSE_POOL, WAREHOUSE_TABLE_TAG
+from mlplatform.resources.warehouse import WAREHOUSE_POOL, WAREHOUSE_TABLE_TAG, Warehouse
 
 SOURCE_RETRY_POLICY = RetryPolicy(
     max_retries=3, delay=1, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
 )
-RAW_ASSET_OPTIONS = dict(
-    group_name="ingestion",
-    owners=DATA_OWNERS,
-    kinds={"pandas"},
-    tags={WAREHOUSE_TABLE_TAG: ""},
-    output_required=False,
+RAW_TABLES = {
+    "projects": "Made With ML projects: id, created_on, title, description.",
+    "tags": "The tag of each project: id, tag.",
+}
+
+
+def raw_table_out(name: str) -> AssetOut:
+    return AssetOut(
+        description=RAW_TABLES[name],
+        group_name="ingestion",
+        owners=DATA_OWNERS,
+        kinds={"pandas"},
+        tags={WAREHOUSE_TABLE_TAG: ""},
+        is_required=False,  # a rejected batch publishes nothing
+    )
+
+
+@multi_asset(
+    name="raw_tables",
+    outs={name: raw_table_out(name) for name in RAW_TABLES},
+    check_specs=[spec(name) for name in RAW_TABLES for spec in (gx_check_spec, volume_check_spec)],
+    can_subset=False,  # one batch: both tables or neither
     retry_policy=SOURCE_RETRY_POLICY,
     pool=WAREHOUSE_POOL,
 )
+def raw_tables(
+    context: AssetExecutionContext,
+    source: MadeWithMLSource,
+    great_expectations: GreatExpectationsResource,
+    warehouse: Warehouse,
+    ingestion_policy: IngestionPolicy,
+) -> Iterator[Output | AssetCheckResult]:
+    """Read, audit and publish `projects` and `tags` together."""
+    frames = {
+        name: read_from_source(context, lambda name=name: source.read(name), source.uri(name))
+        for name in RAW_TABLES
+    }
+    audits = {
+        name: (
+            great_expectations.validate(frame, name),
+            check_volume(
+                name, len(frame), warehouse.row_count(name), ingestion_policy.volume_config()
+            ),
+        )
+        for name, frame in frames.items()
+    }
+    for suite, volume in audits.values():
+        yield suite_check_result(suite)
+        yield volume_check_result(volume)
+    rejected = rejection_reasons(audits)
+    if rejected:
+        context.log.error(
+            f"Batch rejected ({'; '.join(rejected)}): neither table is published, "
+            "the stored tables are unchanged."
+        )
+        return
+    for name, frame in frames.items():
+        # Identical rows keep their data version, so re-ingesting unchanged data marks nothing
+        # downstream stale.
+        version = DataVersion(data_fingerprint(frame)["sha256"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BetaWarning)  # Output(data_version=...)
+            yield Output(
+                frame, output_name=name, metadata=frame_metadata(frame), data_version=version
+            )
 
 
-def raw_table(name: str, description: str):
-    """The asset that reads `<name>.csv` from the source and lands it if its suite passes."""
-
-    @asset(
-        name=name,
-        description=description,
-        check_specs=[gx_check_spec(name)],
-        **RAW_ASSET_OPTIONS,
-    )
-    def land(
-        context: AssetExecutionContext,
-        source: MadeWithMLSource,
-        great_expectations: GreatExpectationsResource,
-    ) -> Iterator[Output | AssetCheckResult]:
-        frame = read_from_source(context, lambda: source.read(name), source.uri(name))
-        yield from land_if_valid(context, frame, great_expectations, name)
-
-    return land
-
-
-projects = raw_table("projects", "Made With ML projects: id, created_on, title, description.")
-tags = raw_table("tags", "The tag of each project: id, tag.")
+def rejection_reasons(audits: dict[str, tuple[SuiteOutcome, VolumeVerdict]]) -> list[str]:
+    reasons = []
+    for suite, volume in audits.values():
+        if not suite.success:
+            reasons.append(suite.summary())
+        if not volume.passed:
+            reasons.append(volume.reason)
+    return reasons
 
 
 def read_from_source(
@@ -88,25 +140,6 @@ def read_from_source(
             context.log.warning(f"Transient source error, will retry: {error}")
             raise
         raise Failure(description=str(error), allow_retries=False) from error
-
-
-def land_if_valid(
-    context: AssetExecutionContext,
-    frame: pd.DataFrame,
-    great_expectations: GreatExpectationsResource,
-    suite: str,
-) -> Iterator[Output | AssetCheckResult]:
-    outcome = great_expectations.validate(frame, suite)
-    yield suite_check_result(outcome)
-    if outcome.success:
-        # Identical rows keep their data version, so re-ingesting unchanged data marks nothing
-        # downstream stale.
-        version = DataVersion(data_fingerprint(frame)["sha256"])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", BetaWarning)  # Output(data_version=...)
-            yield Output(frame, metadata=frame_metadata(frame), data_version=version)
-    else:
-        context.log.error(f"{outcome.summary()}. Batch rejected: the stored table is unchanged.")
 
 
 @sensor(
@@ -137,4 +170,4 @@ def source_change_sensor(
 
 
 def builtin_ingestion() -> Definitions:
-    return Definitions(assets=[projects, tags], sensors=[source_change_sensor])
+    return Definitions(assets=[raw_tables], sensors=[source_change_sensor])

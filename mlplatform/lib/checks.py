@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
 from mlplatform.core.validation import SuiteOutcome
+from mlplatform.core.volume import VolumeVerdict
 from mlplatform.lib.metadata import table_value
 
 GX_CHECK_NAME = "gx_suite"
@@ -61,9 +62,39 @@ def suite_check_result(outcome: SuiteOutcome) -> AssetCheckResult:
             ]
         )
     return AssetCheckResult(
+        asset_key=AssetKey(outcome.suite),  # suites are named after their asset
         check_name=GX_CHECK_NAME,
         passed=outcome.success,
         severity=AssetCheckSeverity.ERROR,
         description=outcome.summary(),
         metadata=metadata,
+    )
+
+
+VOLUME_CHECK_NAME = "row_volume"
+
+
+def volume_check_spec(asset: str) -> AssetCheckSpec:
+    """The blocking check that refuses an empty batch or one much smaller than the stored table."""
+    return AssetCheckSpec(
+        VOLUME_CHECK_NAME,
+        asset=AssetKey(asset),
+        blocking=True,
+        description="Refuses an empty batch, or one that shrinks the stored table beyond the "
+        "ingestion policy's max_drop_fraction unless accept_shrink is set (blocks downstream).",
+    )
+
+
+def volume_check_result(verdict: VolumeVerdict) -> AssetCheckResult:
+    return AssetCheckResult(
+        asset_key=AssetKey(verdict.table),
+        check_name=VOLUME_CHECK_NAME,
+        passed=verdict.passed,
+        severity=AssetCheckSeverity.ERROR,
+        description=verdict.reason,
+        metadata={
+            "rows": verdict.rows,
+            "stored_rows": verdict.stored_rows,
+            "drop_fraction": verdict.drop_fraction,
+        },
     )

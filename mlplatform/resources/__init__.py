@@ -23,7 +23,12 @@ from mlplatform.resources.mlflow_tracking import MlflowTracking
 from mlplatform.resources.model_io import MlflowModelIOManager
 from mlplatform.resources.model_registry import MlflowModelRegistry
 from mlplatform.resources.notifications import Notifier, ReportStore
-from mlplatform.resources.policies import MonitoringPolicy, PromotionPolicy, TrainingPolicy
+from mlplatform.resources.policies import (
+    IngestionPolicy,
+    MonitoringPolicy,
+    PromotionPolicy,
+    TrainingPolicy,
+)
 from mlplatform.resources.source import MadeWithMLSource
 from mlplatform.resources.warehouse import Warehouse
 from mlplatform.settings import (
@@ -53,6 +58,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         ),
         "source": MadeWithMLSource(location=settings.source, as_of=settings.source_as_of),
         "great_expectations": GreatExpectationsResource(project_dir=str(GX_PROJECT_DIR)),
+        "ingestion_policy": IngestionPolicy(accept_shrink=settings.accept_shrink),
         "mlflow_tracking": registry.tracking,
         "model_registry": registry,
         "model_io_manager": MlflowModelIOManager(registry=registry),
@@ -64,6 +70,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "training_policy": TrainingPolicy(
             n_trials=settings.tuning_trials,
             timeout_seconds=settings.tuning_timeout_seconds,
+            tuning_workers=settings.tuning_workers,
             seed=settings.seed,
             optuna_storage=_as_env_var(OPTUNA_STORAGE_VAR, settings.optuna_storage),
         ),

@@ -11,6 +11,17 @@ from mlplatform.core.gate import GateConfig
 from mlplatform.core.labels import LabelConfig
 from mlplatform.core.splits import TEST_FRACTION
 from mlplatform.core.tuning_config import TuningConfig
+from mlplatform.core.volume import VolumeConfig
+
+
+class IngestionPolicy(ConfigurableResource):
+    """How much smaller than the stored table a new batch may be."""
+
+    max_drop_fraction: float = VolumeConfig.max_drop_fraction
+    accept_shrink: bool = VolumeConfig.accept_shrink
+
+    def volume_config(self) -> VolumeConfig:
+        return VolumeConfig(self.max_drop_fraction, self.accept_shrink)
 
 
 class TrainingPolicy(ConfigurableResource):
@@ -20,6 +31,7 @@ class TrainingPolicy(ConfigurableResource):
     timeout_seconds: float | None = TuningConfig.timeout_seconds
     cv_folds: int = TuningConfig.cv_folds
     seed: int = TuningConfig.seed
+    tuning_workers: int = TuningConfig.workers
     optuna_storage: str | None = TuningConfig.storage
     accepted_tags: list[str] | None = Field(
         default_factory=lambda: list(LabelConfig.accepted or ())
@@ -35,6 +47,7 @@ class TrainingPolicy(ConfigurableResource):
             seed=self.seed,
             storage=self.optuna_storage,
             study_name=study_name,
+            workers=self.tuning_workers,
         )
 
     def label_config(self) -> LabelConfig:
