@@ -1,5 +1,5 @@
 """`mlplatform` command line: predict with the champion, show or roll back the champion,
-summarize what was built."""
+summarize what was built, recover from runs that were killed."""
 
 from __future__ import annotations
 
@@ -27,12 +27,24 @@ def main(argv: list[str] | None = None) -> int:
         "rollback", help="move 'champion' back to 'previous' (or to --to-version)"
     )
     rollback.add_argument("--to-version", help="a registry version to make champion")
+    commands.add_parser(
+        "recover",
+        help="mark runs whose process died (kill -9) as failed and free their pool slots",
+    )
 
     args = parser.parse_args(argv)
     from mlplatform import serving
 
     if args.command == "summary":
         print(serving.summary().to_text())
+        return 0
+    if args.command == "recover":
+        from dagster import DagsterInstance
+
+        from mlplatform.lib.recovery import recover_dead_runs
+
+        with DagsterInstance.get() as instance:
+            print(json.dumps([run.__dict__ for run in recover_dead_runs(instance)]))
         return 0
     try:
         if args.command == "predict":

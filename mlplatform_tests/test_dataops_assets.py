@@ -1,3 +1,4 @@
+import json
 import shutil
 from pathlib import Path
 
@@ -5,9 +6,13 @@ import pandas as pd
 import pytest
 from dagster import DagsterEventType, DagsterInstance
 
+from mlplatform.definitions import build_definitions
+from mlplatform.resources import build_warehouse
 from mlplatform_tests.dataops import (
+    DATAOPS,
     check_evaluations,
     materialize_dataops,
+    materialize_selection,
     materialized_keys,
     read_warehouse_table,
 )
@@ -196,13 +201,67 @@ def test_a_shrinking_batch_needs_to_be_accepted(
             pd.testing.assert_frame_equal(frame, before[table])
 
 
-def test_untagged_project_fails_dbt_test(settings_for, tmp_path) -> None:
-    projects, tags = make_projects_and_tags()
-    result = materialize_dataops(settings_for(write_source(tmp_path / "s", projects, tags[1:])))
+def test_failed_dbt_test_publishes_nothing(good_warehouse, settings_for, tmp_path) -> None:
+    """dbt builds in the staging schema: a failing dbt test leaves the published table as it was."""
+    projects, tags = make_projects_and_tags(seed=3)
+    source = write_source(tmp_path / "s", projects, tags[1:])  # project 1 has no tag
+    settings = _on_good_warehouse(good_warehouse, settings_for(source))
+    before = read_warehouse_table(settings, "labeled_projects")
+
+    result = materialize_dataops(settings)
+
     assert not result.success
     evaluations = check_evaluations(result)
     assert not evaluations["labeled_projects:not_null_labeled_projects_tag"].passed
     assert evaluations["labeled_projects:unique_labeled_projects_id"].passed
+    assert "labeled_projects" not in materialized_keys(result)
+    assert "nothing was published" in _step_failure(result, "madewithml_dbt_models")
+    pd.testing.assert_frame_equal(read_warehouse_table(settings, "labeled_projects"), before)
+
+
+def test_failed_suite_on_the_staged_build_publishes_nothing(
+    good_warehouse, settings_for, tmp_path
+) -> None:
+    """The labeled_projects suite runs on dbt's staged table, before it replaces the published."""
+    from mlplatform.resources.great_expectations import GreatExpectationsResource
+    from mlplatform.settings import GX_PROJECT_DIR
+
+    gx_dir = shutil.copytree(GX_PROJECT_DIR, tmp_path / "gx")
+    suite_file = gx_dir / "expectations" / "labeled_projects.json"
+    suite = json.loads(suite_file.read_text())
+    allowed = ["computer-vision", "mlops", "natural-language-processing"]  # not RL
+    suite["expectations"].append(
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "tag", "value_set": allowed},
+        }
+    )
+    suite_file.write_text(json.dumps(suite))
+    source = write_source(tmp_path / "s", *make_projects_and_tags(seed=3))
+    settings = _on_good_warehouse(good_warehouse, settings_for(source))
+    before = read_warehouse_table(settings, "labeled_projects")
+    defs = build_definitions(
+        settings, great_expectations=GreatExpectationsResource(project_dir=str(gx_dir))
+    )
+
+    result = materialize_selection(defs, DATAOPS)
+
+    assert not result.success
+    message = _step_failure(result, "madewithml_dbt_models")
+    assert "expect_column_values_to_be_in_set(tag)" in message
+    assert "labeled_projects was not published, the stored table is unchanged" in message
+    pd.testing.assert_frame_equal(read_warehouse_table(settings, "labeled_projects"), before)
+    staged = build_warehouse(settings).read_staged("labeled_projects")  # kept for inspection
+    assert "reinforcement-learning" in set(staged["tag"])
+
+
+def _step_failure(result, step_key: str) -> str:
+    failure = next(
+        e
+        for e in result.all_events
+        if e.event_type == DagsterEventType.STEP_FAILURE and e.step_key == step_key
+    )
+    return failure.step_failure_data.error.message
 
 
 def test_transient_source_errors_are_retried(settings_for, source_dir) -> None:

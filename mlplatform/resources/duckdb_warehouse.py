@@ -34,7 +34,26 @@ class DuckDBWarehouse(Warehouse):
     def dbt_vars(self) -> dict[str, str]:
         # dbt-duckdb creates the file but not its folder.
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        return {"duckdb_path": self.database, "warehouse_schema": self.schema_name}
+        return {
+            "duckdb_path": self.database,
+            "warehouse_schema": self.schema_name,
+            "build_schema": self.staging_schema,
+        }
+
+    def read_staged(self, table: str) -> pd.DataFrame:
+        with self._connect() as connection:
+            return connection.execute(f"select * from {self._relation(table, staged=True)}").df()
+
+    def publish(self, table: str) -> None:
+        import duckdb
+
+        published, staged = self._relation(table), self._relation(table, staged=True)
+        with duckdb.connect(self.database) as connection:
+            # DuckDB's DDL is transactional: readers see the old table or the new, never neither.
+            connection.execute("begin transaction")
+            connection.execute(f"create or replace table {published} as select * from {staged}")
+            connection.execute(f"drop table {staged}")
+            connection.execute("commit")
 
     def table_name(self, table: str) -> str:
         return f"{Path(self.database).stem}.{self.schema_name}.{table}"
@@ -68,8 +87,8 @@ class DuckDBWarehouse(Warehouse):
         with self._connect() as connection:
             return connection.execute(f"select * from {self._relation(table)}").df()
 
-    def _relation(self, table: str) -> str:
-        return f'"{self.schema_name}"."{table}"'
+    def _relation(self, table: str, staged: bool = False) -> str:
+        return f'"{self.staging_schema if staged else self.schema_name}"."{table}"'
 
     def _connect(self):
         import duckdb

@@ -40,9 +40,23 @@ class Warehouse(ConfigurableResource):
     def io_manager(self) -> ConfigurableIOManagerFactory:
         """The IO manager that stores and loads pandas frames as tables of `schema_name`."""
 
+    @property
+    def staging_schema(self) -> str:
+        """Where dbt builds and tests its models before they are published (write-audit-publish)."""
+        return f"{self.schema_name}_staging"
+
     @abstractmethod
     def dbt_vars(self) -> dict[str, str]:
-        """Values dbt's profile and sources read with `var()`: passed as `--vars`."""
+        """Values dbt's profile and sources read with `var()`: passed as `--vars`. They include
+        `build_schema` = `staging_schema`, where dbt's models are built."""
+
+    @abstractmethod
+    def read_staged(self, table: str) -> pd.DataFrame:
+        """`table` as dbt built it in `staging_schema`, not yet published."""
+
+    @abstractmethod
+    def publish(self, table: str) -> None:
+        """Replace `table` with its staged build in one transaction, and drop the staged copy."""
 
     @abstractmethod
     def table_name(self, table: str) -> str:

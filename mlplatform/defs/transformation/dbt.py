@@ -1,10 +1,10 @@
-"""dbt models as assets; dbt tests become asset checks."""
+"""dbt models as assets, built with write-audit-publish; dbt tests become asset checks."""
 
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AutomationCondition, Output
+from dagster import AssetExecutionContext, AssetKey, AutomationCondition, Failure, Output
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -13,9 +13,11 @@ from dagster_dbt import (
 )
 
 from mlplatform.lib.automation import fresh_when_parents_update
+from mlplatform.lib.checks import suite_check_result
 from mlplatform.lib.dbt_project import dbt_project
 from mlplatform.lib.metadata import PREVIEW_ROWS, table_metadata
 from mlplatform.lib.ownership import DATA_OWNERS
+from mlplatform.resources.great_expectations import GreatExpectationsResource
 from mlplatform.resources.warehouse import WAREHOUSE_POOL, WAREHOUSE_TABLE_TAG, Warehouse
 
 
@@ -54,24 +56,45 @@ dbt_translator = MadeWithMLDbtTranslator(
     pool=WAREHOUSE_POOL,
 )
 def madewithml_dbt_models(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: Warehouse,
+    great_expectations: GreatExpectationsResource,
 ) -> Iterator[Any]:
-    """`dbt build`: models and their tests, with row counts and previews read afterwards."""
+    """Write-audit-publish: `dbt build` into the staging schema (models and their tests), each
+    model's GX suite on its staged table, and only then the tables published, with metadata."""
     invocation = dbt.cli(
         ["build", "--vars", json.dumps(warehouse.dbt_vars())], context=context, raise_on_error=False
     )
-    # DuckDB allows one writer: profile the tables only once dbt has let go of the file.
+    # DuckDB allows one writer: read the staged tables only once dbt has let go of the file.
     events = list(invocation.stream())
-    for event in events:
-        if isinstance(event, Output):
-            table = context.asset_key_for_output(event.output_name).path[-1]
-            profile = warehouse.profile_table(table, PREVIEW_ROWS)
-            event = event.with_metadata(
-                {
-                    **event.metadata,
-                    **table_metadata(profile.row_count, profile.columns, profile.preview),
-                }
-            )
-        yield event
+    outputs = [event for event in events if isinstance(event, Output)]
+    yield from (event for event in events if not isinstance(event, Output))  # the dbt tests
     if not invocation.is_successful():
-        raise invocation.get_error() or RuntimeError("dbt build failed")
+        error = invocation.get_error()
+        raise Failure(f"dbt build failed; nothing was published: {error}") from error
+    tables = [context.asset_key_for_output(output.output_name).path[-1] for output in outputs]
+    audit_staged(warehouse, great_expectations, tables)
+    for table, output in zip(tables, outputs, strict=True):
+        warehouse.publish(table)
+        profile = warehouse.profile_table(table, PREVIEW_ROWS)
+        yield output.with_metadata(
+            {
+                **output.metadata,
+                **table_metadata(profile.row_count, profile.columns, profile.preview),
+            }
+        )
+
+
+def audit_staged(
+    warehouse: Warehouse, great_expectations: GreatExpectationsResource, tables: list[str]
+) -> None:
+    """Every staged table must pass its suite (`gx/expectations/<table>.json`) before any table
+    is published."""
+    for table in tables:
+        outcome = great_expectations.validate(warehouse.read_staged(table), table)
+        if not outcome.success:
+            raise Failure(
+                f"{outcome.summary()}; {table} was not published, the stored table is unchanged",
+                metadata={"results": suite_check_result(outcome).metadata["results"]},
+            )

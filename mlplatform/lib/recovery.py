@@ -1,0 +1,52 @@
+"""Runs whose process died (kill -9, a lost machine) without telling the instance.
+
+Such a run stays STARTED and keeps its `warehouse` pool slot, so every later run waits for it
+forever. Under the daemon, run monitoring (`deploy/dagster.yaml`) finds them; runs started from the
+command line have no daemon, and `mlplatform recover` does the same on the machine that ran them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+
+
+@dataclass(frozen=True)
+class RecoveredRun:
+    run_id: str
+    job_name: str
+    pid: int
+
+
+def recover_dead_runs(instance: DagsterInstance) -> list[RecoveredRun]:
+    """Mark failed, and free the pool slots of, every started run whose process is gone."""
+    recovered = []
+    started = RunsFilter(statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED])
+    for record in instance.get_run_records(started):
+        run = record.dagster_run
+        pid = _run_pid(instance, run.run_id)
+        if pid is None or _alive(pid):  # only runs proven dead on this machine
+            continue
+        instance.report_run_failed(
+            run, f"process {pid} is gone (killed?): marked failed by `mlplatform recover`"
+        )
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        recovered.append(RecoveredRun(run.run_id, run.job_name, pid))
+    return recovered
+
+
+def _run_pid(instance: DagsterInstance, run_id: str) -> int | None:
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_START).records
+    return records[0].event_log_entry.dagster_event.pid if records else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
