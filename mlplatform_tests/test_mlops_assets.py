@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
-from dagster import DagsterInstance, build_input_context, build_output_context
+from dagster import DagsterEventType, DagsterInstance, build_input_context, build_output_context
 from dagster._core.definitions.data_version import StaleStatus
 
 from mlplatform import serving
@@ -147,6 +147,8 @@ def test_gate_promotes_only_better_models_and_rollback_restores(settings) -> Non
     result = evaluate_and_promote(settings)
     assert not result.success
     assert "champion_model" not in materialized_keys(result)
+    started = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
+    assert "champion_model" not in started  # the gate blocks: the step does not even start
     assert registry.alias_version(CHAMPION) == good
     report = settings.home / "reports" / f"regression-v{worse}.md"
     assert "worse than the champion" in report.read_text()
