@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         from mlplatform.lib.recovery import recover_dead_runs
 
         with DagsterInstance.get() as instance:
-            print(json.dumps([run.__dict__ for run in recover_dead_runs(instance)]))
+            print(json.dumps([asdict(run) for run in recover_dead_runs(instance)]))
         return 0
     try:
         if args.command == "predict":

@@ -8,7 +8,6 @@ for the README, so the pictures there are the ones these tests looked at.
 from __future__ import annotations
 
 import re
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from dagster import AssetSelection, DagsterInstance
 from mlplatform.core.drift import DriftConfig
 from mlplatform.core.sources import DEFAULT_SOURCE, PROJECTS, TAGS, read_table
 from mlplatform.settings import PROJECT_ROOT, Settings
+from mlplatform_tests.commands import BIN, local_dagster_home
 from mlplatform_tests.dataops import DATAOPS
 from mlplatform_tests.fixtures import write_source
 from mlplatform_tests.mlops import QUICK_TRAINING, materialize_all
@@ -46,11 +46,6 @@ GROUPS = {
     "deployment": ["model_evaluation", "champion_model"],
     "monitoring": ["drift_report"],
 }
-INSTANCE_YAML = """\
-storage: {sqlite: {base_dir: %(home)s/storage}}
-concurrency: {pools: {granularity: op, default_limit: 1}}
-telemetry: {enabled: false}
-"""
 
 
 def _playwright():
@@ -73,9 +68,7 @@ def platform_home(tmp_path_factory) -> tuple[Path, dict[str, str]]:
         "MLPLATFORM_SOURCE": str(source),
         "MLPLATFORM_TUNING_TRIALS": str(QUICK_TRAINING.n_trials),
     }
-    dagster_home = root / "dagster"
-    dagster_home.mkdir()
-    (dagster_home / "dagster.yaml").write_text(INSTANCE_YAML % {"home": dagster_home})
+    dagster_home = local_dagster_home(root / "dagster")
     instance = DagsterInstance.from_config(str(dagster_home))
     settings = Settings.from_env(env)
     as_of = Settings.from_env({**env, "MLPLATFORM_SOURCE_AS_OF": TRAINED_UNTIL})
@@ -91,9 +84,8 @@ def platform_home(tmp_path_factory) -> tuple[Path, dict[str, str]]:
 def ui(platform_home) -> Iterator[str]:
     """`dagster dev` (webserver, daemon, code server) on 127.0.0.1; yields its base URL."""
     dagster_home, env = platform_home
-    binary = Path(sys.executable).parent / "dagster"
-    server_env = {**env, "DAGSTER_HOME": str(dagster_home), "PATH": str(binary.parent)}
-    command = [str(binary), "dev", "-w", "workspace.yaml"]
+    server_env = {**env, "DAGSTER_HOME": str(dagster_home), "PATH": str(BIN)}
+    command = [str(BIN / "dagster"), "dev", "-w", "workspace.yaml"]
     with dagster_server(command, server_env, dagster_home / "dev.log") as url:
         graphql(url, "mutation { setNuxSeen }")  # the first-visit community pop-up
         yield url

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -34,6 +33,7 @@ from mlplatform.core.tuning_config import TuningConfig
 from mlplatform.definitions import build_definitions
 from mlplatform.resources.model_registry import CHAMPION, PREVIOUS
 from mlplatform.settings import PROJECT_ROOT, Settings
+from mlplatform_tests.commands import BIN, materialize_command, spawn
 from mlplatform_tests.dataops import materialize_selection, read_warehouse_table
 from mlplatform_tests.fixtures import make_projects_and_tags, write_source
 from mlplatform_tests.mlops import QUICK_TRAINING, mlplatform_cli, register_tagger, registry_for
@@ -48,9 +48,6 @@ from mlplatform_tests.services import (
 from mlplatform_tests.webserver import dagster_server, free_port
 
 pytestmark = pytest.mark.postgres
-BIN = Path(sys.executable).parent
-MATERIALIZE_ALL = [str(BIN / "dagster"), "asset", "materialize", "--select", "*"]
-MATERIALIZE_ALL += ["-m", "mlplatform.definitions"]
 
 
 @pytest.fixture
@@ -250,14 +247,7 @@ def test_graph_runs_on_celery_workers_and_survives_a_killed_worker(deployment, t
         workers = {"first": first, "second": second}
         for log in logs.values():
             _wait_for_text(log, "ready.")
-        run = subprocess.Popen(
-            MATERIALIZE_ALL,
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        run = spawn(materialize_command("*"), env)
         killed = _kill_worker_running(workers, logs, 'step "trained_model"')
         output, _ = run.communicate(timeout=900)
         assert killed, "no worker ran trained_model"

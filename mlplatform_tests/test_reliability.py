@@ -5,34 +5,23 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-from mlplatform.settings import PROJECT_ROOT, Settings
+from mlplatform.settings import Settings
+from mlplatform_tests.commands import BIN, local_dagster_home, materialize_command, spawn
 from mlplatform_tests.dataops import read_warehouse_table
 from mlplatform_tests.fixtures import make_projects_and_tags, write_source
 from mlplatform_tests.mlops import mlplatform_cli
 
-BIN = Path(sys.executable).parent
-MATERIALIZE_DATAOPS = [str(BIN / "dagster"), "asset", "materialize", "-m", "mlplatform.definitions"]
-MATERIALIZE_DATAOPS += ["--select", "group:ingestion or group:transformation"]
+MATERIALIZE_DATAOPS = materialize_command("group:ingestion or group:transformation")
 DBT_STEP_STARTED = 'Started execution of step "madewithml_dbt_models"'
 
 
 def _materialize(env: dict[str, str], kill_at: str | None = None) -> tuple[int, str]:
     """Run the DataOps graph; with `kill_at`, SIGKILL its process group when that line shows."""
-    process = subprocess.Popen(
-        MATERIALIZE_DATAOPS,
-        env=env,
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    process = spawn(MATERIALIZE_DATAOPS, env)
     lines = []
     for line in process.stdout:
         lines.append(line)
@@ -44,11 +33,8 @@ def _materialize(env: dict[str, str], kill_at: str | None = None) -> tuple[int, 
 
 
 def test_killed_during_dbt_keeps_the_published_table_and_a_rerun_converges(tmp_path) -> None:
-    dagster_home = tmp_path / "dagster"
-    dagster_home.mkdir()
     # As the README runs it: an instance whose pool lets one step at a time use the warehouse.
-    pools = "concurrency:\n  pools:\n    granularity: op\n    default_limit: 1\n"
-    (dagster_home / "dagster.yaml").write_text(pools + "telemetry:\n  enabled: false\n")
+    dagster_home = local_dagster_home(tmp_path / "dagster")
 
     def env_for(home: str, source: Path) -> dict[str, str]:
         return {

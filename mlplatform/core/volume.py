@@ -22,9 +22,7 @@ class VolumeVerdict:
 
     @property
     def drop_fraction(self) -> float | None:
-        if not self.stored_rows:
-            return None
-        return max(0.0, 1 - self.rows / self.stored_rows)
+        return _drop_fraction(self.rows, self.stored_rows) if self.stored_rows else None
 
 
 def check_volume(
@@ -38,7 +36,7 @@ def check_volume(
         )
     if not stored_rows:
         return VolumeVerdict(table, rows, stored_rows, True, f"{table}: {rows} rows, first load")
-    drop = max(0.0, 1 - rows / stored_rows)
+    drop = _drop_fraction(rows, stored_rows)
     summary = f"{table}: {rows} rows, {drop:.0%} fewer than the {stored_rows} stored"
     if drop <= config.max_drop_fraction:
         return VolumeVerdict(table, rows, stored_rows, True, summary)
@@ -46,3 +44,7 @@ def check_volume(
         return VolumeVerdict(table, rows, stored_rows, True, f"{summary} (shrink accepted)")
     reason = f"{summary}, beyond the limit of {config.max_drop_fraction:.0%}; {kept}"
     return VolumeVerdict(table, rows, stored_rows, False, reason)
+
+
+def _drop_fraction(rows: int, stored_rows: int) -> float:
+    return max(0.0, 1 - rows / stored_rows)
