@@ -41,3 +41,8 @@ def settings_for(tmp_path: Path):
         return dataclasses.replace(base, **overrides)
 
     return build
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first, so the two workers do not end on one long test while the other idles."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

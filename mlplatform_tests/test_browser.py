@@ -24,7 +24,8 @@ from mlplatform_tests.fixtures import write_source
 from mlplatform_tests.mlops import QUICK_TRAINING, materialize_all
 from mlplatform_tests.webserver import dagster_server, graphql
 
-pytestmark = pytest.mark.browser
+# One worker runs them all: they share one `dagster dev` (module fixtures) under xdist.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -2,11 +2,9 @@ import os
 import time
 
 import pandas as pd
+import pytest
 from dagster import (
-    AssetCheckEvaluation,
-    AssetCheckSeverity,
     AssetKey,
-    AssetMaterialization,
     DagsterInstance,
     build_sensor_context,
     evaluate_automation_conditions,
@@ -21,7 +19,9 @@ from mlplatform.resources import build_model_registry
 from mlplatform.resources.notifications import Notifier
 from mlplatform.resources.policies import MonitoringPolicy
 from mlplatform.resources.source import MadeWithMLSource
+from mlplatform_tests.events import report_check, report_drift, report_materialized
 from mlplatform_tests.fixtures import make_projects_and_tags, write_source
+from mlplatform_tests.slack import slack_stand_in
 
 
 def _profile(projects: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
@@ -81,13 +81,6 @@ def test_source_sensor_requests_ingestion_only_when_data_changes(tmp_path) -> No
     assert "not reachable" in skipped.skip_message
 
 
-def _report_drift(instance: DagsterInstance, drifted: bool) -> None:
-    status = DRIFT if drifted else NO_DRIFT
-    instance.report_runless_asset_event(
-        AssetMaterialization("drift_report", metadata={"drift_detected": drifted, "status": status})
-    )
-
-
 def test_drift_sensor_requests_one_retraining_per_drift_event() -> None:
     instance = DagsterInstance.ephemeral()
     resources = {
@@ -97,7 +90,7 @@ def test_drift_sensor_requests_one_retraining_per_drift_event() -> None:
     nothing = _tick(drift_retraining_sensor, instance, None, **resources)
     assert "no drift_report" in nothing.skip_message
 
-    _report_drift(instance, drifted=True)
+    report_drift(instance, drifted=True)
     first = _tick(drift_retraining_sensor, instance, None, **resources)
     assert len(first.run_requests) == 1
     run_key = first.run_requests[0].run_key
@@ -105,39 +98,18 @@ def test_drift_sensor_requests_one_retraining_per_drift_event() -> None:
     again = _tick(drift_retraining_sensor, instance, first.cursor, **resources)
     assert not again.run_requests and "already handled" in again.skip_message
 
-    _report_drift(instance, drifted=False)
+    report_drift(instance, drifted=False)
     calm = _tick(drift_retraining_sensor, instance, first.cursor, **resources)
     assert not calm.run_requests and NO_DRIFT in calm.skip_message
 
-    _report_drift(instance, drifted=True)
+    report_drift(instance, drifted=True)
     second = _tick(drift_retraining_sensor, instance, calm.cursor, **resources)
     assert len(second.run_requests) == 1 and second.run_requests[0].run_key != run_key
 
     cooled = {**resources, "monitoring_policy": MonitoringPolicy(retraining_cooldown_seconds=3600)}
-    _report_drift(instance, drifted=True)
+    report_drift(instance, drifted=True)
     blocked = _tick(drift_retraining_sensor, instance, second.cursor, **cooled)
     assert not blocked.run_requests and "cool-down" in blocked.skip_message
-
-
-def _materialize(instance: DagsterInstance, defs, *keys: str) -> None:
-    """As a good run would: the materialization, then every check of the asset passing."""
-    check_keys = defs.resolve_asset_graph().asset_check_keys
-    for key in keys:
-        instance.report_runless_asset_event(AssetMaterialization(key))
-        for check in check_keys:
-            if check.asset_key == AssetKey(key):
-                _check(instance, key, passed=True, name=check.name)
-
-
-def _check(instance: DagsterInstance, key: str, passed: bool, name: str = "gx_suite") -> None:
-    instance.report_runless_asset_event(
-        AssetCheckEvaluation(
-            asset_key=AssetKey(key),
-            check_name=name,
-            passed=passed,
-            severity=AssetCheckSeverity.ERROR,
-        )
-    )
 
 
 def test_automation_waits_for_parents_and_blocking_checks(settings_for, source_dir) -> None:
@@ -146,21 +118,22 @@ def test_automation_waits_for_parents_and_blocking_checks(settings_for, source_d
     labeled, drift = AssetKey("labeled_projects"), AssetKey("drift_report")
 
     cursor = evaluate_automation_conditions(defs=defs, instance=instance).cursor
-    _materialize(instance, defs, "projects", "tags")
+    report_materialized(instance, defs, "projects", "tags")
     result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
     assert result.get_num_requested(labeled) == 1
     assert result.get_num_requested(AssetKey("trained_model")) == 0  # drift decides retraining
 
-    _materialize(instance, defs, "labeled_projects", "champion_model")
-    _check(instance, "labeled_projects", passed=False)
+    report_materialized(instance, defs, "labeled_projects", "champion_model")
+    report_check(instance, "labeled_projects", passed=False)
     blocked = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
     assert blocked.get_num_requested(drift) == 0
 
-    _materialize(instance, defs, "labeled_projects")
+    report_materialized(instance, defs, "labeled_projects")
     freed = evaluate_automation_conditions(defs=defs, instance=instance, cursor=blocked.cursor)
     assert freed.get_num_requested(drift) == 1
 
 
+@pytest.mark.slow
 def test_injected_drift_leads_to_one_retraining_and_a_gate_decision(settings_for, tmp_path) -> None:
     from mlplatform.lib.driver import AutomationDriver, ContinualLoop
     from mlplatform_tests.mlops import QUICK_TRAINING
@@ -174,27 +147,41 @@ def test_injected_drift_leads_to_one_retraining_and_a_gate_decision(settings_for
         pd.concat([projects, shifted_projects]),
         pd.concat([tags, shifted_tags]),
     )
-    overrides = {
-        "training_policy": QUICK_TRAINING,
-        "monitoring_policy": MonitoringPolicy(retraining_cooldown_seconds=0),
-    }
-    loop = ContinualLoop(AutomationDriver(DagsterInstance.ephemeral()))
+    with slack_stand_in() as slack:
+        overrides = {
+            "training_policy": QUICK_TRAINING,
+            "monitoring_policy": MonitoringPolicy(retraining_cooldown_seconds=0),
+            "notifier": Notifier(slack_webhook_url=slack.url),
+        }
+        loop = ContinualLoop(AutomationDriver(DagsterInstance.ephemeral()))
 
-    early_settings = settings_for(source, source_as_of="2020-06-01")
-    early = build_definitions(early_settings, **overrides)
-    first = loop.step(early)
-    assert first.ingested and not first.retraining_runs  # no champion yet: nothing to compare
-    assert loop.bootstrap(early).success
-    assert build_model_registry(early_settings).alias_version("champion") == "1"
+        early_settings = settings_for(source, source_as_of="2020-06-01")
+        early = build_definitions(early_settings, **overrides)
+        first = loop.step(early)
+        assert first.ingested and not first.retraining_runs  # no champion yet: nothing to compare
+        assert loop.bootstrap(early).success
+        assert build_model_registry(early_settings).alias_version("champion") == "1"
+        assert not slack.messages("drift_detected")
 
-    later = build_definitions(settings_for(source, source_as_of="2020-09-30"), **overrides)
-    second = loop.step(later)
-    assert second.ingested
-    verdict = second.drift_reports[0]
-    assert verdict["status"] == DRIFT and verdict["text_content/drifted"]
-    assert len(second.retraining_runs) == 1
-    retraining = second.retraining_runs[0]
-    assert retraining.dagster_run.tags["dagster/run_key"].startswith("drift-")
-    gate = [e for e in retraining.get_asset_check_evaluations() if e.check_name == "promotion_gate"]
-    assert len(gate) == 1  # the gate decided, whichever way
-    assert not loop.driver.tick_sensor(later, "drift_retraining_sensor").runs
+        later = build_definitions(settings_for(source, source_as_of="2020-09-30"), **overrides)
+        second = loop.step(later)
+        assert second.ingested
+        verdict = second.drift_reports[0]
+        assert verdict["status"] == DRIFT and verdict["text_content/drifted"]
+        assert len(second.retraining_runs) == 1
+        retraining = second.retraining_runs[0]
+        run_key = retraining.dagster_run.tags["dagster/run_key"]
+        assert run_key.startswith("drift-")
+        gate = [
+            e for e in retraining.get_asset_check_evaluations() if e.check_name == "promotion_gate"
+        ]
+        assert len(gate) == 1  # the gate decided, whichever way
+        assert not loop.driver.tick_sensor(later, "drift_retraining_sensor").runs
+
+    [drifted] = slack.messages("drift_detected")
+    assert drifted.startswith(f"{verdict['new_rows']} new rows drifted from champion v1's ")
+    assert "text_content" in drifted
+    storage_id = run_key.removeprefix("drift-")
+    assert slack.messages("retraining_started") == [
+        f"drift_report {storage_id} confirmed drift: retraining requested"
+    ]

@@ -47,7 +47,7 @@ from mlplatform_tests.services import (
 )
 from mlplatform_tests.webserver import dagster_server, free_port
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 @pytest.fixture
@@ -164,7 +164,7 @@ def test_tuning_workers_share_one_postgres_study() -> None:
 
 def test_code_server_daemon_and_webserver_run_the_platform(deployment, tmp_path) -> None:
     """Started as in production: sensors tick under the daemon, automation follows new data, and
-    four runs launched at once through GraphQL wait in the queue and all succeed."""
+    two runs launched at once through GraphQL go through the queue and both succeed."""
     from dagster_graphql import DagsterGraphQLClient
 
     code_port = free_port()
@@ -194,9 +194,9 @@ def test_code_server_daemon_and_webserver_run_the_platform(deployment, tmp_path)
         client = DagsterGraphQLClient("127.0.0.1", port_number=port)
         launched = [
             client.submit_job_execution("refresh", "mlplatform", "__repository__", tags={"n": n})
-            for n in "1234"
+            for n in "12"
         ]
-        runs = [_wait_for_run(instance, {"n": n}) for n in "1234"]
+        runs = [_wait_for_run(instance, {"n": n}) for n in "12"]
     assert sorted(run.dagster_run.run_id for run in runs) == sorted(launched)
     for run in runs:  # each went through the queue, and none met another's DuckDB lock
         enqueued = DagsterEventType.RUN_ENQUEUED

@@ -2,8 +2,6 @@ import dataclasses
 import json
 import os
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -33,6 +31,7 @@ from mlplatform_tests.mlops import (
     registry_for,
     stale_status,
 )
+from mlplatform_tests.slack import slack_stand_in
 
 
 @pytest.fixture
@@ -40,6 +39,7 @@ def settings(settings_for, tmp_path):
     return settings_for(write_source(tmp_path / "source", *make_projects_and_tags(rows=160)))
 
 
+@pytest.mark.slow
 def test_whole_graph_trains_registers_and_crowns_a_champion(settings, tmp_path) -> None:
     instance = DagsterInstance.ephemeral()
     result = materialize_all(settings, instance=instance)
@@ -133,29 +133,46 @@ def test_gate_promotes_only_better_models_and_rollback_restores(settings) -> Non
     assert materialize_all(settings, selection=["projects", "tags", "labeled_projects"]).success
     labeled = prepare_labeled(read_warehouse_table(settings, "labeled_projects"))
     registry = registry_for(settings)
+    with slack_stand_in() as slack:
+        notifier = Notifier(slack_webhook_url=slack.url)
 
-    bad_first = register_tagger(registry, labeled, shuffle_labels=True)
-    result = evaluate_and_promote(settings)
-    assert not check_evaluations(result)["model_evaluation:promotion_gate"].passed
-    assert registry.alias_version(CHAMPION) is None, f"v{bad_first} is below min quality"
+        bad_first = register_tagger(registry, labeled, shuffle_labels=True)
+        result = evaluate_and_promote(settings, notifier=notifier)
+        assert not check_evaluations(result)["model_evaluation:promotion_gate"].passed
+        assert registry.alias_version(CHAMPION) is None, f"v{bad_first} is below min quality"
+        assert slack.messages("regression")[0].startswith(f"v{bad_first} not promoted: ")
 
-    good = register_tagger(registry, labeled)
-    assert evaluate_and_promote(settings).success
-    assert registry.alias_version(CHAMPION) == good
+        good = register_tagger(registry, labeled)
+        assert evaluate_and_promote(settings, notifier=notifier).success
+        assert registry.alias_version(CHAMPION) == good
+        assert slack.messages("champion_changed") == [f"champion is now v{good} (was none)"]
 
-    worse = register_tagger(registry, labeled, shuffle_labels=True)
-    result = evaluate_and_promote(settings)
-    assert not result.success
-    assert "champion_model" not in materialized_keys(result)
-    started = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
-    assert "champion_model" not in started  # the gate blocks: the step does not even start
-    assert registry.alias_version(CHAMPION) == good
-    report = settings.home / "reports" / f"regression-v{worse}.md"
-    assert "worse than the champion" in report.read_text()
+        worse = register_tagger(registry, labeled, shuffle_labels=True)
+        result = evaluate_and_promote(settings, notifier=notifier)
+        assert not result.success
+        assert "champion_model" not in materialized_keys(result)
+        started = {
+            e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START
+        }
+        assert "champion_model" not in started  # the gate blocks: the step does not even start
+        assert registry.alias_version(CHAMPION) == good
+        report = settings.home / "reports" / f"regression-v{worse}.md"
+        assert "worse than the champion" in report.read_text()
+        regression = slack.messages("regression")[-1]
+        assert regression.startswith(f"v{worse} not promoted: weighted F1 ")
+        assert "worse than the champion" in regression
 
-    better = register_tagger(registry, labeled)  # as good as the champion: within tolerance
-    assert evaluate_and_promote(settings).success
-    assert (registry.alias_version(CHAMPION), registry.alias_version(PREVIOUS)) == (better, good)
+        better = register_tagger(registry, labeled)  # as good as the champion: within tolerance
+        assert evaluate_and_promote(settings, notifier=notifier).success
+        aliases = (registry.alias_version(CHAMPION), registry.alias_version(PREVIOUS))
+        assert aliases == (better, good)
+        assert slack.messages("champion_changed")[-1] == f"champion is now v{better} (was v{good})"
+        assert [event for event, _ in slack.events()] == [
+            "regression",
+            "champion_changed",
+            "regression",
+            "champion_changed",
+        ]
 
     assert registry.rollback() == (better, good)
     assert (registry.alias_version(CHAMPION), registry.alias_version(PREVIOUS)) == (good, better)
@@ -164,11 +181,35 @@ def test_gate_promotes_only_better_models_and_rollback_restores(settings) -> Non
 
 
 def _cli(settings, *args: str) -> subprocess.CompletedProcess:
+    """`mlplatform` as a user runs it: the console script in its own process."""
     return mlplatform_cli({"MLPLATFORM_HOME": str(settings.home)}, *args)
 
 
-def test_prediction_cli_uses_the_champion(settings) -> None:
-    missing = _cli(settings, "predict", "a", "b")
+@dataclasses.dataclass(frozen=True)
+class CliOutcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli_in_process(settings, monkeypatch, capsys):
+    """The same `main`, called in this process: no second start-up of the ML stack."""
+    from mlplatform.cli import main
+
+    monkeypatch.setenv("MLPLATFORM_HOME", str(settings.home))
+
+    def run(*args: str) -> CliOutcome:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return CliOutcome(code, captured.out, captured.err)
+
+    return run
+
+
+def test_prediction_cli_uses_the_champion(settings, cli_in_process) -> None:
+    missing = cli_in_process("predict", "a", "b")
     assert missing.returncode == 1 and "no champion yet" in missing.stderr
 
     assert materialize_all(settings, selection=["projects", "tags", "labeled_projects"]).success
@@ -190,39 +231,21 @@ def test_prediction_cli_uses_the_champion(settings) -> None:
     assert 0.25 < prediction["probability"] <= 1.0
     assert prediction["version"] == second
 
-    summary = _cli(settings, "summary")
+    summary = cli_in_process("summary")
     assert summary.returncode == 0, summary.stderr
     assert f"champion model    v{second}" in summary.stdout
     assert "labeled_projects: 160 rows" in summary.stdout
 
-    rolled = _cli(settings, "rollback")
+    rolled = cli_in_process("rollback")
     assert json.loads(rolled.stdout) == {"champion": first, "previous": second}
-    assert json.loads(_cli(settings, "champion").stdout) == {"champion": first, "previous": second}
-
-
-class _Capture(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        self.server.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args) -> None:
-        pass
+    champion = json.loads(cli_in_process("champion").stdout)
+    assert champion == {"champion": first, "previous": second}
 
 
 def test_notifier_posts_to_a_slack_webhook_stand_in() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
-    server.bodies = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        Notifier(slack_webhook_url=f"http://127.0.0.1:{server.server_address[1]}/hook").notify(
-            "champion_changed", "champion is now v2"
-        )
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert server.bodies == [{"text": "*mlplatform · champion_changed*\nchampion is now v2"}]
+    with slack_stand_in() as slack:
+        Notifier(slack_webhook_url=slack.url).notify("champion_changed", "champion is now v2")
+    assert slack.bodies == [{"text": "*mlplatform · champion_changed*\nchampion is now v2"}]
     # An unreachable webhook is logged, never raised: notifications must not fail a step.
     Notifier(slack_webhook_url="http://127.0.0.1:9/hook", timeout_seconds=1).notify("x", "y")
 

@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from mlplatform.settings import Settings
 from mlplatform_tests.commands import BIN, local_dagster_home, materialize_command, spawn
@@ -32,6 +33,7 @@ def _materialize(env: dict[str, str], kill_at: str | None = None) -> tuple[int, 
     return process.returncode, "".join(lines)
 
 
+@pytest.mark.slow
 def test_killed_during_dbt_keeps_the_published_table_and_a_rerun_converges(tmp_path) -> None:
     # As the README runs it: an instance whose pool lets one step at a time use the warehouse.
     dagster_home = local_dagster_home(tmp_path / "dagster")

@@ -108,14 +108,25 @@ def measure_drift(
     """Run the four tests; drift is confirmed when the required tests and enough others agree."""
     if len(current) < config.min_rows:
         return DriftResult(NOT_ENOUGH_DATA, len(reference), len(current), rule=config.rule)
-    specs = [
+    specs = drift_specs(config)
+    values = _evidently_values(reference, current, specs, html_path)
+    tests = judge_tests(specs, values)
+    return DriftResult(verdict(tests, config), len(reference), len(current), tests, config.rule)
+
+
+def drift_specs(config: DriftConfig) -> list[tuple[str, str, str, float]]:
+    """(test name, column, Evidently method, threshold) of the four tests."""
+    return [
         ("label_distribution", "tag", "chisquare", config.label_p_value),
         ("text_length", "n_words", "ks", config.length_p_value),
         ("text_content", "text", "abs_text_content_drift", config.content_auc),
         ("prediction_distribution", "prediction", "jensenshannon", config.prediction_distance),
     ]
-    values = _evidently_values(reference, current, specs, html_path)
-    tests = tuple(
+
+
+def judge_tests(specs, values: list[float]) -> tuple[DriftTest, ...]:
+    """Each statistic against its threshold: p-values drift below it, distances at or above."""
+    return tuple(
         DriftTest(
             name,
             column,
@@ -126,10 +137,13 @@ def measure_drift(
         )
         for (name, column, method, threshold), value in zip(specs, values, strict=True)
     )
+
+
+def verdict(tests: tuple[DriftTest, ...], config: DriftConfig) -> str:
+    """Drift is confirmed when the required tests and enough tests in all have drifted."""
     drifted = {t.name for t in tests if t.drifted}
     confirmed = set(config.required_tests) <= drifted and len(drifted) >= config.min_drifted_tests
-    status = DRIFT if confirmed else NO_DRIFT
-    return DriftResult(status, len(reference), len(current), tests, config.rule)
+    return DRIFT if confirmed else NO_DRIFT
 
 
 def _evidently_values(reference, current, specs, html_path: Path | None) -> list[float]:
@@ -156,29 +170,3 @@ def _evidently_values(reference, current, specs, html_path: Path | None) -> list
         html_path.parent.mkdir(parents=True, exist_ok=True)
         snapshot.save_html(str(html_path))
     return [float(metric["value"]) for metric in snapshot.dict()["metrics"]]
-
-
-def drift_figure(result: DriftResult):
-    """Each test's statistic against its threshold, as a bar chart."""
-    from matplotlib.figure import Figure  # no pyplot: nothing global keeps figures alive
-
-    figure = Figure(figsize=(7, 3))
-    axes = figure.subplots()
-    names = [t.name for t in result.tests]
-    axes.barh(
-        names,
-        [t.statistic for t in result.tests],
-        color=["tab:red" if t.drifted else "tab:green" for t in result.tests],
-    )
-    axes.scatter(
-        [t.threshold for t in result.tests],
-        names,
-        marker="|",
-        s=400,
-        color="black",
-        label="threshold",
-    )
-    axes.set_title(f"{result.status}: {result.new_rows} new vs {result.reference_rows} reference")
-    axes.legend(loc="lower right")
-    figure.tight_layout()
-    return figure

@@ -22,7 +22,7 @@ def short_text(frame: pd.DataFrame) -> pd.Series:
 def nlp_mentioning_cnn(frame: pd.DataFrame) -> pd.Series:
     """NLP projects that mention CNNs: easy to mistake for computer vision."""
     text = project_text(frame).str.lower()
-    mentions = text.str.contains(r"\bcnns?\b|convolutional", regex=True)
+    mentions = text.str.contains(r"\bcnns?\b|convolutional")
     return (frame["tag"] == "natural-language-processing") & mentions
 
 
@@ -61,10 +61,10 @@ def slice_metrics(
     slices: Mapping[str, SliceFunction] = SLICES,
 ) -> dict[str, SliceScores]:
     """Weighted metrics on each slice of `frame` (rows where the slice function is true)."""
-    predicted = pd.Series(list(y_pred), index=frame.index)
+    predicted = np.asarray(list(y_pred))
     result = {}
     for name, select in slices.items():
-        mask = select(frame).to_numpy(dtype=bool)
+        mask = select(frame).to_numpy()
         if not mask.any():
             result[name] = SliceScores(0, None, None, None)
             continue
@@ -87,5 +87,5 @@ def apply_threshold(
     probabilities: np.ndarray, classes: Sequence[str], threshold: float, other: str = "other"
 ) -> np.ndarray:
     """Argmax, except `other` where the top probability is under `threshold`."""
-    predicted = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)]
+    predicted = np.asarray(classes)[probabilities.argmax(axis=1)]
     return np.where(probabilities.max(axis=1) < threshold, other, predicted)

@@ -1,10 +1,11 @@
-"""Human-readable views of evaluations: markdown tables, a confusion-matrix figure."""
+"""Human-readable views of evaluations: markdown tables, confusion-matrix and drift figures."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from mlplatform.core.drift import DriftResult
 from mlplatform.core.scores import ConfusionMatrix, TaggerScores
 from mlplatform.core.training import TrainingOutcome
 
@@ -140,3 +141,29 @@ def training_record(outcome: TrainingOutcome) -> dict[str, Any]:
         },
     }
     return {"params": params, "metrics": metrics, "artifacts": artifacts}
+
+
+def drift_figure(result: DriftResult):
+    """Each test's statistic against its threshold, as a bar chart."""
+    from matplotlib.figure import Figure  # no pyplot: nothing global keeps figures alive
+
+    figure = Figure(figsize=(7, 3))
+    axes = figure.subplots()
+    names = [t.name for t in result.tests]
+    axes.barh(
+        names,
+        [t.statistic for t in result.tests],
+        color=["tab:red" if t.drifted else "tab:green" for t in result.tests],
+    )
+    axes.scatter(
+        [t.threshold for t in result.tests],
+        names,
+        marker="|",
+        s=400,
+        color="black",
+        label="threshold",
+    )
+    axes.set_title(f"{result.status}: {result.new_rows} new vs {result.reference_rows} reference")
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    return figure

@@ -35,7 +35,8 @@ def drift_report(
     reports: ReportStore,
 ) -> Output[dict[str, Any]]:
     """Label, length, content and prediction drift of new rows vs the champion's reference."""
-    from mlplatform.core.drift import drift_figure, drift_profile, measure_drift
+    from mlplatform.core.drift import drift_profile, measure_drift
+    from mlplatform.core.reporting import drift_figure
     from mlplatform.core.text import project_text
     from mlplatform.core.training import rows_after
 

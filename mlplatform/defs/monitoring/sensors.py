@@ -1,7 +1,5 @@
 """Drift that asks for retraining: one retraining run per drift event, with a cool-down."""
 
-import json
-
 from dagster import (
     AssetKey,
     DefaultSensorStatus,
@@ -12,6 +10,7 @@ from dagster import (
     sensor,
 )
 
+from mlplatform.core.retraining import DriftEvent, RetrainingCursor, decide_retraining
 from mlplatform.defs.training.jobs import retraining_job
 from mlplatform.resources.notifications import Notifier
 from mlplatform.resources.policies import MonitoringPolicy
@@ -30,38 +29,25 @@ def drift_retraining_sensor(
     context: SensorEvaluationContext, monitoring_policy: MonitoringPolicy, notifier: Notifier
 ) -> SensorResult | SkipReason:
     """Retrain once per drift_report materialization that confirms drift, with a cool-down."""
-    cursor = json.loads(context.cursor) if context.cursor else {}
     records = context.instance.fetch_materializations(DRIFT_REPORT, limit=1).records
     if not records:
         return SkipReason("no drift_report yet")
-    record = records[0]
-    if record.storage_id <= cursor.get("storage_id", -1):
-        return SkipReason(f"drift_report {record.storage_id} already handled")
+    event = latest_drift_event(records[0])
+    cursor = RetrainingCursor.from_json(context.cursor)
+    decision = decide_retraining(event, cursor, monitoring_policy.retraining_cooldown_seconds)
+    if not decision.retrain:
+        return SensorResult(skip_reason=decision.reason, cursor=decision.cursor.to_json())
+    notifier.notify("retraining_started", decision.reason)
+    request = RunRequest(
+        run_key=f"drift-{event.storage_id}",
+        tags={"mlplatform/drift_report_storage_id": str(event.storage_id)},
+    )
+    return SensorResult(run_requests=[request], cursor=decision.cursor.to_json())
+
+
+def latest_drift_event(record) -> DriftEvent:
+    """The verdict a drift_report materialization carries in its metadata."""
     metadata = record.asset_materialization.metadata
-    drifted = bool(metadata.get("drift_detected") and metadata["drift_detected"].value)
-    last_trigger = cursor.get("triggered_at")
-    next_cursor = json.dumps({"storage_id": record.storage_id, "triggered_at": last_trigger})
-    if not drifted:
-        status = metadata["status"].value if "status" in metadata else "unknown"
-        return SensorResult(skip_reason=f"latest drift_report: {status}", cursor=next_cursor)
-    # The cool-down compares event times, never the clock of this tick.
-    if (
-        last_trigger
-        and record.timestamp - last_trigger < monitoring_policy.retraining_cooldown_seconds
-    ):
-        return SensorResult(
-            skip_reason="drift confirmed, but inside the retraining cool-down", cursor=next_cursor
-        )
-    notifier.notify(
-        "retraining_started",
-        f"drift_report {record.storage_id} confirmed drift: retraining requested",
-    )
-    return SensorResult(
-        run_requests=[
-            RunRequest(
-                run_key=f"drift-{record.storage_id}",
-                tags={"mlplatform/drift_report_storage_id": str(record.storage_id)},
-            )
-        ],
-        cursor=json.dumps({"storage_id": record.storage_id, "triggered_at": record.timestamp}),
-    )
+    drifted = "drift_detected" in metadata and bool(metadata["drift_detected"].value)
+    status = metadata["status"].value if "status" in metadata else "unknown"
+    return DriftEvent(record.storage_id, record.timestamp, drifted, str(status))
