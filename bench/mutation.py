@@ -29,9 +29,10 @@ import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mlplatform_tests.commands import BIN
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "mutation.json"
-BIN = Path(sys.executable).parent
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Asset events written straight into an instance, as runs would have stored them."""
+"""Asset events written straight into an instance, as runs would have stored them, and sensor
+ticks evaluated against it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from dagster import (
     AssetMaterialization,
     DagsterInstance,
     Definitions,
+    SensorDefinition,
+    build_sensor_context,
 )
 
 from mlplatform.core.drift import DRIFT, NO_DRIFT
@@ -50,3 +53,11 @@ def report_drift(instance: DagsterInstance, drifted: bool, timestamp: float | No
         event_specific_data=StepMaterializationData(materialization),
     )
     instance.report_dagster_event(event, run_id=RUNLESS_RUN_ID, timestamp=timestamp)
+
+
+def tick_sensor(
+    sensor: SensorDefinition, instance: DagsterInstance, cursor: str | None, **resources
+):
+    """One evaluation of `sensor` with `cursor` and `resources`, as the daemon would tick it."""
+    context = build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+    return sensor.evaluate_tick(context)

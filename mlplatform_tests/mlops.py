@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 from dagster import AssetKey, AssetSelection, DagsterInstance, ExecuteInProcessResult
@@ -18,6 +16,7 @@ from mlplatform.resources import build_model_registry
 from mlplatform.resources.model_registry import MlflowModelRegistry, TaggerModel
 from mlplatform.resources.policies import PromotionPolicy, TrainingPolicy
 from mlplatform.settings import Settings
+from mlplatform_tests.commands import BIN
 from mlplatform_tests.dataops import materialize_selection
 
 QUICK_TRAINING = TrainingPolicy(n_trials=3, cv_folds=3, timeout_seconds=None)
@@ -71,10 +70,9 @@ def with_promotion(settings: Settings, **policy) -> dict:
 
 def mlplatform_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """The `mlplatform` command as a user runs it, in a process with only `env` set."""
-    binaries = Path(sys.executable).parent
     return subprocess.run(
-        [str(binaries / "mlplatform"), *args],
-        env={**env, "PATH": str(binaries)},
+        [str(BIN / "mlplatform"), *args],
+        env={**env, "PATH": str(BIN)},
         capture_output=True,
         text=True,
         check=False,

@@ -6,7 +6,6 @@ import pytest
 from dagster import (
     AssetKey,
     DagsterInstance,
-    build_sensor_context,
     evaluate_automation_conditions,
 )
 
@@ -19,7 +18,12 @@ from mlplatform.resources import build_model_registry
 from mlplatform.resources.notifications import Notifier
 from mlplatform.resources.policies import MonitoringPolicy
 from mlplatform.resources.source import MadeWithMLSource
-from mlplatform_tests.events import report_check, report_drift, report_materialized
+from mlplatform_tests.events import (
+    report_check,
+    report_drift,
+    report_materialized,
+    tick_sensor,
+)
 from mlplatform_tests.fixtures import make_projects_and_tags, write_source
 from mlplatform_tests.slack import slack_stand_in
 
@@ -45,39 +49,34 @@ def test_drift_needs_enough_rows_and_flags_a_shifted_batch(tmp_path) -> None:
     assert ("text_content", "abs_text_content_drift") in {(t.name, t.method) for t in drifted.tests}
 
 
-def _tick(sensor, instance, cursor, **resources):
-    context = build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-    return sensor.evaluate_tick(context)
-
-
 def test_source_sensor_requests_ingestion_only_when_data_changes(tmp_path) -> None:
     instance = DagsterInstance.ephemeral()
     projects, tags = make_projects_and_tags(rows=40)
     source_dir = write_source(tmp_path, projects, tags)
     source = MadeWithMLSource(location=str(source_dir))
 
-    first = _tick(source_change_sensor, instance, None, source=source)
+    first = tick_sensor(source_change_sensor, instance, None, source=source)
     assert len(first.run_requests) == 1
     assert first.run_requests[0].run_key == f"source-{first.cursor}"
-    unchanged = _tick(source_change_sensor, instance, first.cursor, source=source)
+    unchanged = tick_sensor(source_change_sensor, instance, first.cursor, source=source)
     assert not unchanged.run_requests and "unchanged" in unchanged.skip_message
 
     projects.loc[40] = [41, "2020-05-01 00:00:00", "New project", "Fresh description."]
     write_source(tmp_path, projects, tags)
     os.utime(tmp_path / "projects.csv", ns=(time.time_ns(), time.time_ns() + 10**9))
-    changed = _tick(source_change_sensor, instance, first.cursor, source=source)
+    changed = tick_sensor(source_change_sensor, instance, first.cursor, source=source)
     assert len(changed.run_requests) == 1 and changed.cursor != first.cursor
 
     # Replaying arrival: a later as_of with no new rows is no change; one with rows is.
     early = MadeWithMLSource(location=str(source_dir), as_of="2020-02-10")
     same_rows = MadeWithMLSource(location=str(source_dir), as_of="2020-02-10 12:00")
     more_rows = MadeWithMLSource(location=str(source_dir), as_of="2020-02-20")
-    cursor = _tick(source_change_sensor, instance, None, source=early).cursor
-    assert not _tick(source_change_sensor, instance, cursor, source=same_rows).run_requests
-    assert _tick(source_change_sensor, instance, cursor, source=more_rows).run_requests
+    cursor = tick_sensor(source_change_sensor, instance, None, source=early).cursor
+    assert not tick_sensor(source_change_sensor, instance, cursor, source=same_rows).run_requests
+    assert tick_sensor(source_change_sensor, instance, cursor, source=more_rows).run_requests
 
     missing = MadeWithMLSource(location=str(tmp_path / "nowhere"))
-    skipped = _tick(source_change_sensor, instance, None, source=missing)
+    skipped = tick_sensor(source_change_sensor, instance, None, source=missing)
     assert "not reachable" in skipped.skip_message
 
 
@@ -87,28 +86,28 @@ def test_drift_sensor_requests_one_retraining_per_drift_event() -> None:
         "monitoring_policy": MonitoringPolicy(retraining_cooldown_seconds=0),
         "notifier": Notifier(),
     }
-    nothing = _tick(drift_retraining_sensor, instance, None, **resources)
+    nothing = tick_sensor(drift_retraining_sensor, instance, None, **resources)
     assert "no drift_report" in nothing.skip_message
 
     report_drift(instance, drifted=True)
-    first = _tick(drift_retraining_sensor, instance, None, **resources)
+    first = tick_sensor(drift_retraining_sensor, instance, None, **resources)
     assert len(first.run_requests) == 1
     run_key = first.run_requests[0].run_key
     assert run_key.startswith("drift-")
-    again = _tick(drift_retraining_sensor, instance, first.cursor, **resources)
+    again = tick_sensor(drift_retraining_sensor, instance, first.cursor, **resources)
     assert not again.run_requests and "already handled" in again.skip_message
 
     report_drift(instance, drifted=False)
-    calm = _tick(drift_retraining_sensor, instance, first.cursor, **resources)
+    calm = tick_sensor(drift_retraining_sensor, instance, first.cursor, **resources)
     assert not calm.run_requests and NO_DRIFT in calm.skip_message
 
     report_drift(instance, drifted=True)
-    second = _tick(drift_retraining_sensor, instance, calm.cursor, **resources)
+    second = tick_sensor(drift_retraining_sensor, instance, calm.cursor, **resources)
     assert len(second.run_requests) == 1 and second.run_requests[0].run_key != run_key
 
     cooled = {**resources, "monitoring_policy": MonitoringPolicy(retraining_cooldown_seconds=3600)}
     report_drift(instance, drifted=True)
-    blocked = _tick(drift_retraining_sensor, instance, second.cursor, **cooled)
+    blocked = tick_sensor(drift_retraining_sensor, instance, second.cursor, **cooled)
     assert not blocked.run_requests and "cool-down" in blocked.skip_message
 
 

@@ -23,7 +23,6 @@ from dagster import (
     build_input_context,
     build_output_context,
     build_run_status_sensor_context,
-    build_sensor_context,
     evaluate_automation_conditions,
     job,
     op,
@@ -75,7 +74,7 @@ from mlplatform.resources.model_io import MlflowModelIOManager
 from mlplatform.resources.model_registry import TaggerModel
 from mlplatform.resources.notifications import Notifier
 from mlplatform.resources.policies import MonitoringPolicy
-from mlplatform_tests.events import report_check, report_drift, report_materialized
+from mlplatform_tests.events import report_check, report_drift, report_materialized, tick_sensor
 from mlplatform_tests.fixtures import make_projects_and_tags
 from mlplatform_tests.slack import slack_stand_in
 
@@ -346,15 +345,10 @@ def test_retraining_cursor_round_trips_and_starts_empty() -> None:
 
 
 def _tick(instance: DagsterInstance, cursor: str | None, cooldown: float, notifier: Notifier):
-    context = build_sensor_context(
-        instance=instance,
-        cursor=cursor,
-        resources={
-            "monitoring_policy": MonitoringPolicy(retraining_cooldown_seconds=cooldown),
-            "notifier": notifier,
-        },
+    policy = MonitoringPolicy(retraining_cooldown_seconds=cooldown)
+    return tick_sensor(
+        drift_retraining_sensor, instance, cursor, monitoring_policy=policy, notifier=notifier
     )
-    return drift_retraining_sensor.evaluate_tick(context)
 
 
 def test_drift_sensor_cool_down_spans_a_calm_report_and_uses_event_time() -> None:

@@ -11,6 +11,7 @@ from dagster import Definitions
 from mlplatform.core.sources import PROJECTS, SHIPPED_DATA_DIR, TAGS, read_table
 from mlplatform.definitions import build_definitions
 from mlplatform.settings import PROJECT_ROOT, Settings
+from mlplatform_tests.commands import BIN
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 
@@ -147,7 +148,7 @@ def test_warehouse_tables_show_their_storage(tmp_path: Path) -> None:
 def test_code_location_loads_in_dagster(tmp_path: Path) -> None:
     completed = subprocess.run(
         [
-            Path(sys.executable).parent / "dagster",
+            BIN / "dagster",
             "definitions",
             "validate",
             "-w",
@@ -157,7 +158,7 @@ def test_code_location_loads_in_dagster(tmp_path: Path) -> None:
         text=True,
         cwd=PROJECT_ROOT,
         check=False,
-        env={"DAGSTER_HOME": str(tmp_path), "PATH": str(Path(sys.executable).parent)},
+        env={"DAGSTER_HOME": str(tmp_path), "PATH": str(BIN)},
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
 

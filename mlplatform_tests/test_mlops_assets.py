@@ -185,13 +185,6 @@ def _cli(settings, *args: str) -> subprocess.CompletedProcess:
     return mlplatform_cli({"MLPLATFORM_HOME": str(settings.home)}, *args)
 
 
-@dataclasses.dataclass(frozen=True)
-class CliOutcome:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
 def cli_in_process(settings, monkeypatch, capsys):
     """The same `main`, called in this process: no second start-up of the ML stack."""
@@ -199,11 +192,11 @@ def cli_in_process(settings, monkeypatch, capsys):
 
     monkeypatch.setenv("MLPLATFORM_HOME", str(settings.home))
 
-    def run(*args: str) -> CliOutcome:
+    def run(*args: str) -> subprocess.CompletedProcess:
         capsys.readouterr()
         code = main(list(args))
         captured = capsys.readouterr()
-        return CliOutcome(code, captured.out, captured.err)
+        return subprocess.CompletedProcess(args, code, captured.out, captured.err)
 
     return run
 

@@ -1,12 +1,11 @@
 """The code stays ruff-clean (lint and format), so CI catches drift in style too."""
 
 import subprocess
-import sys
-from pathlib import Path
 
 from mlplatform.settings import PROJECT_ROOT
+from mlplatform_tests.commands import BIN
 
-RUFF = str(Path(sys.executable).parent / "ruff")
+RUFF = str(BIN / "ruff")
 
 
 def test_ruff_lint_and_format_are_clean() -> None:

@@ -1,9 +1,9 @@
 """The Dagster webserver loads workspace.yaml and serves the asset graph (no browser needed),
 and never serves the value of a secret set in the environment."""
 
-import sys
 from pathlib import Path
 
+from mlplatform_tests.commands import BIN
 from mlplatform_tests.webserver import ASSET_NODES, dagster_server, graphql
 
 QUERY = """{
@@ -23,7 +23,7 @@ SECRETS = {
 
 
 def test_webserver_serves_the_asset_graph(tmp_path: Path) -> None:
-    binary = Path(sys.executable).parent / "dagster-webserver"
+    binary = BIN / "dagster-webserver"
     env = {
         "DAGSTER_HOME": str(tmp_path),
         "PATH": str(binary.parent),
