@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     rollback.add_argument("--to-version", help="a registry version to make champion")
     commands.add_parser(
         "recover",
-        help="mark runs whose process died (kill -9) as failed and free their pool slots",
+        help="mark runs whose process died (kill -9) as failed, free their pool slots and end "
+        "their MLflow runs",
     )
 
     args = parser.parse_args(argv)
@@ -43,9 +44,15 @@ def main(argv: list[str] | None = None) -> int:
         from dagster import DagsterInstance
 
         from mlplatform.lib.recovery import recover_dead_runs
+        from mlplatform.resources.model_io import DAGSTER_RUN_TAG
 
         with DagsterInstance.get() as instance:
-            print(json.dumps([asdict(run) for run in recover_dead_runs(instance)]))
+            recovered = recover_dead_runs(instance)
+        # Their training runs would show as running in MLflow forever.
+        tracking = serving.registry_from_settings().tracking
+        killed = tracking.kill_runs_of(DAGSTER_RUN_TAG, [run.run_id for run in recovered])
+        runs = [asdict(run) for run in recovered]
+        print(json.dumps({"runs": runs, "mlflow_runs_killed": killed}))
         return 0
     try:
         if args.command == "predict":

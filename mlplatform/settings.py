@@ -50,6 +50,7 @@ class Settings:
     warehouse: str
     duckdb_path: Path
     warehouse_schema: str
+    warehouse_lock_timeout_seconds: float
     executor: str
     celery_broker: str | None
     celery_backend: str | None
@@ -76,6 +77,9 @@ class Settings:
             warehouse=_choice(environ, "MLPLATFORM_WAREHOUSE", WAREHOUSES),
             duckdb_path=_absolute(environ.get("MLPLATFORM_DUCKDB_PATH", home / "warehouse.duckdb")),
             warehouse_schema=environ.get("MLPLATFORM_WAREHOUSE_SCHEMA", "madewithml"),
+            warehouse_lock_timeout_seconds=_number(
+                environ, "MLPLATFORM_WAREHOUSE_LOCK_TIMEOUT", float, 600.0
+            ),
             executor=_choice(environ, "MLPLATFORM_EXECUTOR", EXECUTORS),
             celery_broker=environ.get(CELERY_BROKER_VAR) or None,
             celery_backend=environ.get(CELERY_BACKEND_VAR) or None,

@@ -5,24 +5,35 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from dagster import DagsterInstance
 
+from mlplatform.core.sources import data_fingerprint
 from mlplatform.settings import Settings
 from mlplatform_tests.commands import BIN, local_dagster_home, materialize_command, spawn
 from mlplatform_tests.dataops import materialize_dataops, read_warehouse_table
 from mlplatform_tests.fixtures import make_projects_and_tags, write_source
-from mlplatform_tests.mlops import mlplatform_cli
+from mlplatform_tests.mlops import materialize_all, mlplatform_cli, registry_for
 
 MATERIALIZE_DATAOPS = materialize_command("group:ingestion or group:transformation")
 DBT_STEP_STARTED = 'Started execution of step "madewithml_dbt_models"'
+MATERIALIZE_ALL = materialize_command("*")
+TRIALS = 8
 
 
-def _materialize(env: dict[str, str], kill_at: str | None = None) -> tuple[int, str]:
-    """Run the DataOps graph; with `kill_at`, SIGKILL its process group when that line shows."""
-    process = spawn(MATERIALIZE_DATAOPS, env)
+def _materialize(
+    env: dict[str, str], kill_at: str | None = None, command: list[str] = MATERIALIZE_DATAOPS
+) -> tuple[int, str]:
+    """Run `command`; with `kill_at`, SIGKILL its process group when that text shows."""
+    process = spawn(command, env)
     lines = []
     for line in process.stdout:
         lines.append(line)
@@ -60,8 +71,8 @@ def test_killed_during_dbt_keeps_the_published_table_and_a_rerun_converges(tmp_p
     # The killed run still holds the warehouse pool's slot: a new run would wait for it forever.
     recover = mlplatform_cli(env, "recover")
     assert recover.returncode == 0, recover.stderr
-    assert [run["job_name"] for run in json.loads(recover.stdout)] == ["__ASSET_JOB"]
-    assert json.loads(mlplatform_cli(env, "recover").stdout) == []  # nothing left to recover
+    assert [run["job_name"] for run in json.loads(recover.stdout)["runs"]] == ["__ASSET_JOB"]
+    assert json.loads(mlplatform_cli(env, "recover").stdout)["runs"] == []  # nothing left
 
     code, output = _materialize(env)
     assert code == 0, output[-3000:]
@@ -72,3 +83,150 @@ def test_killed_during_dbt_keeps_the_published_table_and_a_rerun_converges(tmp_p
         read_warehouse_table(settings, "labeled_projects"),
         read_warehouse_table(uninterrupted, "labeled_projects"),
     )
+
+
+@pytest.mark.slow
+def test_killed_during_training_leaves_no_half_registered_model_and_a_rerun_resumes(
+    tmp_path,
+) -> None:
+    dagster_home = local_dagster_home(tmp_path / "dagster")
+    env = {
+        "PATH": str(BIN),
+        "DAGSTER_HOME": str(dagster_home),
+        "MLPLATFORM_HOME": str(tmp_path / "home"),
+        "MLPLATFORM_SOURCE": str(write_source(tmp_path / "first", *make_projects_and_tags(seed=1))),
+        "MLPLATFORM_TUNING_TRIALS": str(TRIALS),
+    }
+    settings = Settings.from_env(env)
+    assert materialize_all(settings).success
+    registry = registry_for(settings)
+    assert (registry.latest_version(), registry.alias_version("champion")) == ("1", "1")
+
+    second = write_source(tmp_path / "second", *make_projects_and_tags(seed=2))
+    env["MLPLATFORM_SOURCE"] = str(second)
+    code, output = _materialize(env, kill_at=f"trial 3/{TRIALS}", command=MATERIALIZE_ALL)
+    assert code == -signal.SIGKILL, output[-3000:]
+    # Nothing was registered: the champion and the newest version are the first run's.
+    assert (registry.latest_version(), registry.alias_version("champion")) == ("1", "1")
+    training_run = _training_runs(registry, status="RUNNING")
+    assert len(training_run) == 1  # the dead run's, until `recover` ends it
+
+    recover = json.loads(mlplatform_cli(env, "recover").stdout)
+    assert recover["mlflow_runs_killed"] == training_run
+    assert _training_runs(registry, status="KILLED") == training_run
+
+    code, output = _materialize(env, command=MATERIALIZE_ALL)
+    assert code == 0, output[-3000:]
+    assert registry.latest_version() == "2"
+    assert registry.alias_version("champion") in {"1", "2"}  # as the gate decided
+    # The re-run resumed the study: the trials finished before the kill count towards the budget.
+    study = _study_of_version(settings, registry, "2")
+    finished = [t for t in study.trials if t.state.is_finished()]
+    assert len(finished) == TRIALS
+    assert output.count(f"/{TRIALS}: ") < TRIALS  # it ran only the trials still missing
+    # The uninterrupted reference: same tables, so the model was trained on the same data.
+    uninterrupted = Settings.from_env({**env, "MLPLATFORM_HOME": str(tmp_path / "clean")})
+    assert materialize_dataops(uninterrupted).success
+    reference = read_warehouse_table(uninterrupted, "labeled_projects")
+    pd.testing.assert_frame_equal(read_warehouse_table(settings, "labeled_projects"), reference)
+    assert _version_tags(registry, "2")["data_sha256"] == data_fingerprint(reference)["sha256"]
+
+
+def _training_runs(registry, status: str) -> list[str]:
+    tracking = registry.tracking
+    runs = tracking.client().search_runs(
+        [tracking.experiment_id()],
+        filter_string=f"attributes.status = '{status}' and attributes.run_name LIKE 'trained%'",
+    )
+    return [run.info.run_id for run in runs]
+
+
+def _version_tags(registry, version: str) -> dict[str, str]:
+    client = registry.tracking.client()
+    return client.get_model_version(registry.registered_model_name, version).tags
+
+
+def _study_of_version(settings: Settings, registry, version: str):
+    import optuna
+
+    sha = _version_tags(registry, version)["data_sha256"]
+    names = optuna.get_all_study_names(settings.optuna_storage)
+    (name,) = [name for name in names if sha[:12] in name]
+    return optuna.load_study(study_name=name, storage=settings.optuna_storage)
+
+
+@contextmanager
+def _warehouse_lock_held(database: Path, release_after: float | None = None) -> Iterator[None]:
+    """Another process holds the warehouse's lock (as a run of another instance would) until the
+    block ends, or for `release_after` seconds."""
+    holder = "import sys, time; from filelock import FileLock; lock = FileLock(sys.argv[1])"
+    holder += "; lock.acquire(); print('held', flush=True); time.sleep(float(sys.argv[2]))"
+    command = [sys.executable, "-c", holder, f"{database}.lock", str(release_after or 600)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "held"
+        yield
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_run_waits_for_the_warehouse_lock_and_gives_up_with_a_message(tmp_path) -> None:
+    """A process outside the run's instance holds the warehouse: the run waits, saying so, and
+    when the wait runs out it fails naming the file, with the stored tables unchanged."""
+    env = {"MLPLATFORM_HOME": str(tmp_path / "home"), "MLPLATFORM_WAREHOUSE_LOCK_TIMEOUT": "2"}
+    env["MLPLATFORM_SOURCE"] = str(write_source(tmp_path / "first", *make_projects_and_tags(seed=1)))
+    settings = Settings.from_env(env)
+    assert materialize_dataops(settings).success
+    published = read_warehouse_table(settings, "labeled_projects")
+
+    env["MLPLATFORM_SOURCE"] = str(write_source(tmp_path / "second", *make_projects_and_tags(seed=2)))
+    with _warehouse_lock_held(settings.duckdb_path):
+        refused = materialize_dataops(Settings.from_env(env))
+    assert not refused.success
+    failure = refused.get_step_failure_events()[0].step_failure_data.error.message
+    assert f"The warehouse {settings.duckdb_path} stayed in use by another process" in failure
+    assert "MLPLATFORM_WAREHOUSE_LOCK_TIMEOUT" in failure
+    pd.testing.assert_frame_equal(read_warehouse_table(settings, "labeled_projects"), published)
+
+    instance = DagsterInstance.ephemeral()
+    env["MLPLATFORM_WAREHOUSE_LOCK_TIMEOUT"] = "600"
+    with _warehouse_lock_held(settings.duckdb_path, release_after=5):
+        waited = materialize_dataops(Settings.from_env(env), instance)
+    assert waited.success
+    messages = [entry.user_message for entry in instance.all_logs(waited.run_id)]
+    assert any(f"The warehouse {settings.duckdb_path} is in use" in m for m in messages)
+    assert not read_warehouse_table(settings, "labeled_projects").equals(published)
+
+
+@pytest.mark.slow
+def test_two_materializations_started_together_take_turns(tmp_path) -> None:
+    """Two `dagster asset materialize` of the whole graph, started together on one project (one
+    DAGSTER_HOME, one MLPLATFORM_HOME): warehouse steps wait for the pool, both runs succeed, and
+    the warehouse and registry hold complete results."""
+    dagster_home = local_dagster_home(tmp_path / "dagster")
+    # A new instance creates its SQLite tables on first use, and two processes doing that at once
+    # race (Dagster: "table ... already exists"); as after the README's first run, it exists.
+    DagsterInstance.from_config(str(dagster_home)).dispose()
+    source = write_source(tmp_path / "source", *make_projects_and_tags(seed=1))
+    env = {
+        "PATH": f"{BIN}{os.pathsep}{os.defpath}",
+        "DAGSTER_HOME": str(dagster_home),
+        "MLPLATFORM_HOME": str(tmp_path / "home"),
+        "MLPLATFORM_SOURCE": str(source),
+    }
+    processes = [spawn(materialize_command("*"), env) for _ in range(2)]
+    # Both pipes are read at once: a full pipe would stall its run while it holds the pool.
+    with ThreadPoolExecutor(len(processes)) as pool:
+        outputs = list(pool.map(lambda process: process.communicate(timeout=900)[0], processes))
+    for process, output in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, output[-3000:]
+        assert "RUN_SUCCESS" in output
+    assert "Step blocked by limit for pool warehouse" in "".join(outputs)
+
+    settings = Settings.from_env(env)
+    labeled = read_warehouse_table(settings, "labeled_projects")
+    assert len(labeled) == len(pd.read_csv(source / "projects.csv"))
+    registry = registry_for(settings)
+    assert registry.latest_version() == "2"  # one registered version per run
+    assert registry.alias_version("champion") in {"1", "2"}

@@ -41,7 +41,9 @@ from mlplatform.settings import (
 
 WAREHOUSES: dict[str, Callable[[Settings], Warehouse]] = {
     "duckdb": lambda settings: DuckDBWarehouse(
-        database=str(settings.duckdb_path), schema_name=settings.warehouse_schema
+        database=str(settings.duckdb_path),
+        schema_name=settings.warehouse_schema,
+        lock_timeout_seconds=settings.warehouse_lock_timeout_seconds,
     ),
 }
 

@@ -1,35 +1,113 @@
-"""The embedded warehouse: one DuckDB file shared by the IO manager and dbt."""
+"""The embedded warehouse: one DuckDB file shared by the IO manager and dbt.
+
+DuckDB lets one process open a file for writing and fails the others at once. Within one Dagster
+instance the `warehouse` pool already runs one step at a time; the file lock here also covers
+processes of other instances and tools (`mlplatform summary`): they wait their turn, and give up
+with a message naming the file after `lock_timeout_seconds`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pandas as pd
-from dagster import InitResourceContext
+from dagster import (
+    ConfigurableIOManagerFactory,
+    Failure,
+    InitResourceContext,
+    InputContext,
+    IOManager,
+    OutputContext,
+    get_dagster_logger,
+)
 from dagster_duckdb_pandas import DuckDBPandasIOManager
+from filelock import FileLock, Timeout
 
 from mlplatform.resources.warehouse import TableProfile, Warehouse
 
 
+@contextmanager
+def warehouse_lock(database: str, timeout_seconds: float) -> Iterator[None]:
+    """Hold `database`'s lock file; re-entrant within a thread, so nested uses do not wait."""
+    # One FileLock per path and process: a second instance would wait on its own process.
+    lock = FileLock(f"{database}.lock", is_singleton=True)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        get_dagster_logger().warning(
+            "The warehouse %s is in use by another process (another run or tool on the same "
+            "file); waiting up to %s s for it",
+            database,
+            timeout_seconds,
+        )
+        try:
+            lock.acquire(timeout=timeout_seconds)
+        except Timeout:
+            raise Failure(
+                f"The warehouse {database} stayed in use by another process for "
+                f"{timeout_seconds} s (lock file {lock.lock_file}); nothing was read or written. "
+                "Wait for the other run, or raise MLPLATFORM_WAREHOUSE_LOCK_TIMEOUT.",
+                allow_retries=False,  # the wait was the retry
+            ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+class _LockedIOManager(IOManager):
+    """Another IO manager's loads and stores, each while holding the warehouse's lock."""
+
+    def __init__(self, inner: IOManager, database: str, timeout_seconds: float) -> None:
+        self._inner, self._database, self._timeout = inner, database, timeout_seconds
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        with warehouse_lock(self._database, self._timeout):
+            self._inner.handle_output(context, obj)
+
+    def load_input(self, context: InputContext) -> Any:
+        with warehouse_lock(self._database, self._timeout):
+            return self._inner.load_input(context)
+
+
 class DuckDBFileIOManager(DuckDBPandasIOManager):
-    """DuckDB pandas IO manager that creates the warehouse's folder on first use."""
+    """DuckDB pandas IO manager that creates the warehouse's folder on first use and opens the
+    file only while holding its lock."""
+
+    lock_timeout_seconds: float
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         super().setup_for_execution(context)
 
+    def create_io_manager(self, context: InitResourceContext) -> IOManager:
+        inner = super().create_io_manager(context)
+        return _LockedIOManager(inner, self.database, self.lock_timeout_seconds)
+
 
 class DuckDBWarehouse(Warehouse):
-    """A DuckDB file; one writer at a time (the `warehouse` pool is limited to 1)."""
+    """A DuckDB file, opened by one process at a time (see the module's docstring)."""
 
     database: str
+    lock_timeout_seconds: float
 
     kind: ClassVar[str] = "duckdb"
     dbt_target: ClassVar[str] = "duckdb"
 
-    def io_manager(self) -> DuckDBFileIOManager:
-        return DuckDBFileIOManager(database=self.database, schema=self.schema_name)
+    def io_manager(self) -> ConfigurableIOManagerFactory:
+        return DuckDBFileIOManager(
+            database=self.database,
+            schema=self.schema_name,
+            lock_timeout_seconds=self.lock_timeout_seconds,
+        )
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with warehouse_lock(self.database, self.lock_timeout_seconds):
+            yield
 
     def dbt_vars(self) -> dict[str, str]:
         # dbt-duckdb creates the file but not its folder.
@@ -48,7 +126,7 @@ class DuckDBWarehouse(Warehouse):
         import duckdb
 
         published, staged = self._relation(table), self._relation(table, staged=True)
-        with duckdb.connect(self.database) as connection:
+        with self.exclusive(), duckdb.connect(self.database) as connection:
             # DuckDB's DDL is transactional: readers see the old table or the new, never neither.
             connection.execute("begin transaction")
             connection.execute(f"create or replace table {published} as select * from {staged}")
@@ -90,7 +168,9 @@ class DuckDBWarehouse(Warehouse):
     def _relation(self, table: str, staged: bool = False) -> str:
         return f'"{self.staging_schema if staged else self.schema_name}"."{table}"'
 
-    def _connect(self):
+    @contextmanager
+    def _connect(self) -> Iterator[Any]:
         import duckdb
 
-        return duckdb.connect(self.database, read_only=True)
+        with self.exclusive(), duckdb.connect(self.database, read_only=True) as connection:
+            yield connection

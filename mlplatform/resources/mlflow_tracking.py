@@ -92,6 +92,20 @@ class MlflowTracking(ConfigurableResource):
             raise
         client.set_terminated(run.info.run_id, status="FINISHED")
 
+    def kill_runs_of(self, run_tag: str, values: Sequence[str]) -> list[str]:
+        """End as KILLED the runs still RUNNING whose `run_tag` is one of `values` (the training
+        runs of Dagster runs that died); their ids."""
+        client, killed = self.client(), []
+        for value in values:  # MLflow's filter has no IN for tags
+            runs = client.search_runs(
+                [self.experiment_id()],
+                filter_string=f"tags.{run_tag} = '{value}' and attributes.status = 'RUNNING'",
+            )
+            for run in runs:
+                client.set_terminated(run.info.run_id, status="KILLED")
+                killed.append(run.info.run_id)
+        return killed
+
     def log_trials(self, parent_run_id: str, trials: Sequence[TrialRecord]) -> None:
         """Each optuna trial as a nested run with its params and CV score."""
         from mlflow.entities import Metric, Param

@@ -8,6 +8,8 @@ profiles for metadata, the asset kind and fully qualified table names shown in t
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -49,6 +51,12 @@ class Warehouse(ConfigurableResource):
     def dbt_vars(self) -> dict[str, str]:
         """Values dbt's profile and sources read with `var()`: passed as `--vars`. They include
         `build_schema` = `staging_schema`, where dbt's models are built."""
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Keep other processes out of the warehouse while a build reads and writes it (dbt's
+        build, audit and publish). A no-op where the backend takes concurrent writers."""
+        yield
 
     @abstractmethod
     def read_staged(self, table: str) -> pd.DataFrame:

@@ -63,6 +63,16 @@ def madewithml_dbt_models(
 ) -> Iterator[Any]:
     """Write-audit-publish: `dbt build` into the staging schema (models and their tests), each
     model's GX suite on its staged table, and only then the tables published, with metadata."""
+    with warehouse.exclusive():
+        yield from _build_audit_publish(context, dbt, warehouse, great_expectations)
+
+
+def _build_audit_publish(
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: Warehouse,
+    great_expectations: GreatExpectationsResource,
+) -> Iterator[Any]:
     invocation = dbt.cli(
         ["build", "--vars", json.dumps(warehouse.dbt_vars())], context=context, raise_on_error=False
     )
