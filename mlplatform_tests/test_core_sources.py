@@ -41,14 +41,14 @@ def test_bad_integer_names_file_column_and_line(tmp_path: Path) -> None:
     with pytest.raises(SourceFormatError) as error:
         read_table(str(tmp_path), PROJECTS)
     message = str(error.value)
-    assert "projects.csv" in message and "'id'" in message and "line 3: 'abc'" in message
+    assert "projects.csv" in message and "'id'" in message and "row 3: 'abc'" in message
 
 
 def test_bad_timestamp_names_line(tmp_path: Path) -> None:
     projects, tags = make_projects_and_tags(rows=5)
     projects.loc[4, "created_on"] = "yesterday"
     write_source(tmp_path, projects, tags)
-    with pytest.raises(SourceFormatError, match=r"'created_on'.*line 6: 'yesterday'"):
+    with pytest.raises(SourceFormatError, match=r"'created_on'.*row 6: 'yesterday'"):
         read_table(str(tmp_path), PROJECTS)
 
 

@@ -175,12 +175,16 @@ def test_a_run_waits_for_the_warehouse_lock_and_gives_up_with_a_message(tmp_path
     """A process outside the run's instance holds the warehouse: the run waits, saying so, and
     when the wait runs out it fails naming the file, with the stored tables unchanged."""
     env = {"MLPLATFORM_HOME": str(tmp_path / "home"), "MLPLATFORM_WAREHOUSE_LOCK_TIMEOUT": "2"}
-    env["MLPLATFORM_SOURCE"] = str(write_source(tmp_path / "first", *make_projects_and_tags(seed=1)))
+    env["MLPLATFORM_SOURCE"] = str(
+        write_source(tmp_path / "first", *make_projects_and_tags(seed=1))
+    )
     settings = Settings.from_env(env)
     assert materialize_dataops(settings).success
     published = read_warehouse_table(settings, "labeled_projects")
 
-    env["MLPLATFORM_SOURCE"] = str(write_source(tmp_path / "second", *make_projects_and_tags(seed=2)))
+    env["MLPLATFORM_SOURCE"] = str(
+        write_source(tmp_path / "second", *make_projects_and_tags(seed=2))
+    )
     with _warehouse_lock_held(settings.duckdb_path):
         refused = materialize_dataops(Settings.from_env(env))
     assert not refused.success

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -90,8 +91,33 @@ def read_table(location: str, spec: TableSpec) -> pd.DataFrame:
 
 
 def _read_csv_text(uri: str) -> pd.DataFrame:
+    data = _read_bytes(uri)
+    _check_text(data, uri)
     try:
-        return pd.read_csv(uri, dtype="string", keep_default_na=False, na_values=[""])
+        # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name.
+        return pd.read_csv(
+            io.BytesIO(data),
+            dtype="string",
+            keep_default_na=False,
+            na_values=[""],
+            encoding="utf-8-sig",
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise SourceFormatError(f"{uri}: not a readable CSV file ({error})") from error
+
+
+def _read_bytes(uri: str) -> bytes:
+    """The whole file, read once: it is checked as text before pandas parses it."""
+    try:
+        if is_http(uri):
+            with urllib.request.urlopen(uri, timeout=60) as response:
+                return response.read()
+        if "://" not in uri:
+            return Path(uri).read_bytes()
+        import fsspec
+
+        with fsspec.open(uri, "rb") as file:
+            return file.read()
     except FileNotFoundError as error:
         raise SourceNotFoundError(f"{uri}: file not found") from error
     except urllib.error.HTTPError as error:
@@ -99,10 +125,24 @@ def _read_csv_text(uri: str) -> pd.DataFrame:
         if error.code in (408, 425, 429) or error.code >= 500:
             raise SourceUnavailableError(message) from error
         raise SourceNotFoundError(message) from error
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise SourceFormatError(f"{uri}: not a readable CSV file ({error})") from error
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
         raise _unavailable(uri, error) from error
+
+
+def _check_text(data: bytes, uri: str) -> None:
+    """UTF-8 text without NUL bytes: pandas would cut a cell at a NUL and keep the rest."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise SourceFormatError(
+            f"{uri}: line {line} is not UTF-8 text (byte {data[error.start]:#04x} at offset "
+            f"{error.start}); save the file as UTF-8"
+        ) from error
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise SourceFormatError(f"{uri}: line {line} holds a NUL byte (offset {nul}): not text")
 
 
 def type_columns(frame: pd.DataFrame, spec: TableSpec, uri: str) -> pd.DataFrame:
@@ -132,8 +172,8 @@ def _cast(values: pd.Series, kind: str, uri: str) -> pd.Series:
 def _raise_for_bad_values(values: pd.Series, bad: pd.Series, uri: str, expected: str) -> None:
     if not bad.any():
         return
-    # Line numbers as a user sees them in the file: the header is line 1.
-    samples = ", ".join(f"line {index + 2}: {values[index]!r}" for index in values.index[bad][:5])
+    # Rows as a spreadsheet numbers them: the header is row 1. (A cell may span lines.)
+    samples = ", ".join(f"row {index + 2}: {values[index]!r}" for index in values.index[bad][:5])
     raise SourceFormatError(
         f"{uri}: column {values.name!r} has {int(bad.sum())} value(s) that are not {expected} "
         f"({samples})"

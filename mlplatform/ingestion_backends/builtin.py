@@ -100,7 +100,7 @@ def raw_tables(
     for suite, volume in audits.values():
         yield suite_check_result(suite)
         yield volume_check_result(volume)
-    rejected = rejection_reasons(audits)
+    rejected = rejection_reasons({source.uri(name): audit for name, audit in audits.items()})
     if rejected:
         context.log.error(
             f"Batch rejected ({'; '.join(rejected)}): neither table is published, "
@@ -119,12 +119,13 @@ def raw_tables(
 
 
 def rejection_reasons(audits: dict[str, tuple[SuiteOutcome, VolumeVerdict]]) -> list[str]:
+    """Why each file of the batch (keyed by its URI) was refused."""
     reasons = []
-    for suite, volume in audits.values():
+    for uri, (suite, volume) in audits.items():
         if not suite.success:
-            reasons.append(suite.summary())
+            reasons.append(f"{uri}: {suite.summary()}")
         if not volume.passed:
-            reasons.append(volume.reason)
+            reasons.append(f"{uri}: {volume.reason}")
     return reasons
 
 
