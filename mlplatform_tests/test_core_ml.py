@@ -13,7 +13,7 @@ from mlplatform.core.labels import fold_tags
 from mlplatform.core.model import CLASSIFIERS, build_pipeline
 from mlplatform.core.scores import ClassScores, ConfusionMatrix, Metrics, SliceScores, TaggerScores
 from mlplatform.core.sources import data_fingerprint
-from mlplatform.core.splits import in_holdout, split_dataset
+from mlplatform.core.splits import in_holdout, split_dataset, stratified_sample
 from mlplatform.core.text import clean_text, project_text
 from mlplatform.core.training import (
     prepare_labeled,
@@ -174,3 +174,13 @@ def test_rows_after_cutoff_keep_only_the_newest_window(labeled) -> None:
     assert newest["created_on"].min() > labeled["created_on"].max() - pd.Timedelta(days=30)
     assert 0 < len(newest) < len(unseen)
     assert rows_after(labeled, None).empty
+
+
+def test_tuning_sample_keeps_each_tags_share_and_is_a_no_op_below_its_size() -> None:
+    frame = pd.DataFrame({"id": range(1000), "tag": ["a"] * 900 + ["b"] * 99 + ["c"]})
+    sample = stratified_sample(frame, 100, seed=0)
+    assert sample["tag"].value_counts().to_dict() == {"a": 90, "b": 10, "c": 1}
+    assert sample["id"].is_unique and sample["id"].isin(frame["id"]).all()
+    pd.testing.assert_frame_equal(sample, stratified_sample(frame, 100, seed=0))  # reproducible
+    assert stratified_sample(frame, 1000, seed=0) is frame
+    assert stratified_sample(frame, None, seed=0) is frame

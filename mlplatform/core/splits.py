@@ -51,3 +51,15 @@ def split_dataset(
         validation=validation.reset_index(drop=True),
         test=frame[holdout].reset_index(drop=True),
     )
+
+
+def stratified_sample(frame: pd.DataFrame, size: int | None, seed: int, label: str = "tag"):
+    """At most about `size` rows of `frame`, each label keeping its share (at least one row);
+    `frame` itself when it is not larger."""
+    if size is None or len(frame) <= size:
+        return frame
+    share = size / len(frame)
+    sampled = frame.groupby(label, group_keys=False).apply(
+        lambda rows: rows.sample(max(1, round(len(rows) * share)), random_state=seed)
+    )
+    return sampled.sort_index()

@@ -18,7 +18,7 @@ from mlplatform.core.evaluation import (
 )
 from mlplatform.core.labels import OTHER, LabelConfig, fold_tags
 from mlplatform.core.scores import Metrics, TaggerScores
-from mlplatform.core.splits import TEST_FRACTION, in_holdout, split_dataset
+from mlplatform.core.splits import TEST_FRACTION, in_holdout, split_dataset, stratified_sample
 from mlplatform.core.text import project_text
 from mlplatform.core.tuning import TrialRecord, TuningResult, fit_tagger, tune
 from mlplatform.core.tuning_config import TuningConfig
@@ -89,9 +89,10 @@ def train_tagger(
     labeled = prepare_labeled(frame, label_config)
     splits = split_dataset(labeled, test_fraction=test_fraction, seed=tuning_config.seed)
     train_texts, train_labels = project_text(splits.train), splits.train["tag"]
+    sample = stratified_sample(splits.train, tuning_config.sample_rows, tuning_config.seed)
 
     started = time.perf_counter()
-    tuning = tune(train_texts, train_labels, tuning_config, on_trial)
+    tuning = tune(project_text(sample), sample["tag"], tuning_config, on_trial)
     tuning_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -122,6 +123,7 @@ def train_tagger(
             "train": len(splits.train),
             "validation": len(splits.validation),
             "test": len(splits.test),
+            "tuning_sample": len(sample),
         },
         tuning_seconds=tuning_seconds,
         fit_seconds=fit_seconds,

@@ -30,6 +30,7 @@ class TrainingPolicy(ConfigurableResource):
     n_trials: int = TuningConfig.n_trials
     timeout_seconds: float | None = TuningConfig.timeout_seconds
     cv_folds: int = TuningConfig.cv_folds
+    tuning_sample_rows: int | None = TuningConfig.sample_rows
     seed: int = TuningConfig.seed
     tuning_workers: int = TuningConfig.workers
     optuna_storage: str | None = TuningConfig.storage
@@ -44,6 +45,7 @@ class TrainingPolicy(ConfigurableResource):
             n_trials=self.n_trials,
             timeout_seconds=self.timeout_seconds,
             cv_folds=self.cv_folds,
+            sample_rows=self.tuning_sample_rows,
             seed=self.seed,
             storage=self.optuna_storage,
             study_name=study_name,

@@ -1,0 +1,389 @@
+"""How the platform's cost grows with its data: the whole graph at 1x, 10x, 100x, 1000x the real
+projects, per asset wall seconds and peak memory, beside a plain Python script doing the same work.
+
+    uv run python bench/scale.py --factors 1 10 100        # CI-sized
+    uv run python bench/scale.py --factors 1 10 100 1000   # the committed results
+
+Each factor gets a generated source (new ids, dates spread over the real range, text drawn from
+the real vocabulary of each tag, unique (title, description) pairs, the real tag mix). Each run
+is a process of its own, so its peak RSS (the process and its children, sampled every 0.1 s) is
+its own. Writes bench/results/scale.json, scale.md and scale.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+REAL_DATA = ROOT / "mlplatform" / "data" / "madewithml"
+GOALS = {
+    "seconds_at_1000x": 600.0,
+    "peak_rss_gib_at_1000x": 8.0,
+    "ratio_at_1x": 1.3,
+    "ratio_at_100x": 1.1,
+}
+SAMPLE_SECONDS = 0.1
+# A run past this much memory is stopped (and recorded as such) before it starves the machine.
+MEMORY_LIMIT_BYTES = 16 * 2**30
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+
+def scaled_source(factor: int, directory: Path, seed: int = 0) -> Path:
+    """`factor` times the real projects, written as projects.csv and tags.csv in `directory`."""
+    rng = np.random.default_rng(seed)
+    projects = pd.read_csv(REAL_DATA / "projects.csv")
+    tags = pd.read_csv(REAL_DATA / "tags.csv")
+    real = projects.merge(tags, on="id", how="left")
+    rows = len(real) * factor
+    template = real.iloc[rng.integers(0, len(real), rows)].reset_index(drop=True)
+    # Unlabeled projects keep their own vocabulary, under a placeholder group.
+    groups = template["tag"].fillna("").to_numpy()
+    titles = _texts(real, "title", groups, template, rng)
+    descriptions = _texts(real, "description", groups, template, rng)
+    frame = pd.DataFrame({"title": titles, "description": descriptions, "group": groups})
+    duplicated = frame.duplicated(["title", "description"])
+    while duplicated.any():  # rare: redraw the descriptions of repeated pairs
+        redraw = _texts(real, "description", groups[duplicated], template[duplicated], rng)
+        frame.loc[duplicated, "description"] = redraw
+        duplicated = frame.duplicated(["title", "description"])
+    created = pd.to_datetime(real["created_on"])
+    spread = np.sort(rng.integers(created.min().value, created.max().value, rows))
+    out = pd.DataFrame(
+        {
+            "id": np.arange(1, rows + 1),
+            "created_on": pd.to_datetime(spread).strftime("%Y-%m-%d %H:%M:%S"),
+            "title": frame["title"],
+            "description": frame["description"],
+        }
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    out.to_csv(directory / "projects.csv", index=False)
+    labeled = groups != ""
+    pd.DataFrame({"id": out["id"][labeled], "tag": groups[labeled]}).to_csv(
+        directory / "tags.csv", index=False
+    )
+    return directory
+
+
+def _texts(real: pd.DataFrame, column: str, groups, template: pd.DataFrame, rng) -> np.ndarray:
+    """For each row, as many words as its template has, drawn from its group's vocabulary."""
+    out = np.empty(len(groups), dtype=object)
+    lengths = template[column].fillna("").str.split().str.len().clip(lower=1).to_numpy()
+    for group in np.unique(groups):
+        mask = groups == group
+        in_group = real["tag"].fillna("") == group
+        vocabulary = np.array(" ".join(real.loc[in_group, column].fillna("")).split())
+        counts = lengths[mask]
+        words = vocabulary[rng.integers(0, len(vocabulary), counts.sum())]
+        ends = np.cumsum(counts)
+        out[mask] = [" ".join(words[end - n : end]) for end, n in zip(ends, counts, strict=True)]
+    return out
+
+
+# --- measuring -----------------------------------------------------------------------------------
+
+
+class RssSampler:
+    """Peak resident memory of this process and its children, sampled in the background."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):  # a child that just ended
+                    total += process.memory_info().rss
+            self.samples.append((time.time(), total))
+            self._stop.wait(SAMPLE_SECONDS)
+
+    def peak(self, start: float = 0.0, end: float = float("inf")) -> int:
+        return max((rss for t, rss in self.samples if start <= t <= end), default=0)
+
+
+def run_platform(factor: int, source: Path, home: Path) -> dict:
+    """The whole graph (ingestion -> champion -> drift report) in process: seconds and peak RSS
+    per step, from the run's own events."""
+    from dagster import AssetSelection, DagsterEventType, DagsterInstance, materialize
+
+    from mlplatform.definitions import build_definitions
+    from mlplatform.settings import Settings
+
+    settings = Settings.from_env(
+        {
+            "MLPLATFORM_HOME": str(home),
+            "MLPLATFORM_SOURCE": str(source),
+            "MLPLATFORM_ACCEPT_SHRINK": "1",
+        }
+    )
+    defs = build_definitions(settings)
+    instance = DagsterInstance.ephemeral()
+    with RssSampler() as sampler:
+        started = time.time()
+        result = materialize(
+            [*defs.assets, *(defs.asset_checks or [])],
+            resources=defs.resources,
+            selection=AssetSelection.all(),
+            instance=instance,
+            raise_on_error=False,
+        )
+        seconds = time.time() - started
+    steps: dict[str, dict] = {}
+    for record in instance.all_logs(result.run_id):
+        event = record.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type == DagsterEventType.STEP_START:
+            steps[event.step_key] = {"start": record.timestamp}
+        elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            steps[event.step_key]["end"] = record.timestamp
+            steps[event.step_key]["success"] = event.event_type == DagsterEventType.STEP_SUCCESS
+    return {
+        "success": result.success,
+        "seconds": seconds,
+        "peak_rss_bytes": sampler.peak(),
+        "steps": {
+            key: {
+                "seconds": step["end"] - step["start"],
+                "peak_rss_bytes": sampler.peak(step["start"], step["end"]),
+                "success": step["success"],
+            }
+            for key, step in steps.items()
+            if "end" in step
+        },
+    }
+
+
+def run_plain(factor: int, source: Path, home: Path) -> dict:
+    """The same work without Dagster: read, validate, join, tune and train (same config), score
+    on the held-out rows, drift profile of the newest rows."""
+    from mlplatform.core.drift import drift_profile
+    from mlplatform.core.sources import PROJECTS, TAGS, read_table
+    from mlplatform.core.text import project_text
+    from mlplatform.core.training import holdout_rows, score_tagger, train_tagger
+    from mlplatform.resources.great_expectations import GreatExpectationsResource
+    from mlplatform.resources.policies import TrainingPolicy
+    from mlplatform.settings import GX_PROJECT_DIR
+
+    gx = GreatExpectationsResource(project_dir=str(GX_PROJECT_DIR))
+    policy = TrainingPolicy()
+    phases: dict[str, dict] = {}
+    with RssSampler() as sampler:
+        started = time.time()
+
+        def phase(name: str, since: float) -> float:
+            now = time.time()
+            phases[name] = {"seconds": now - since, "peak_rss_bytes": sampler.peak(since, now)}
+            return now
+
+        mark = time.time()
+        projects, tags = read_table(str(source), PROJECTS), read_table(str(source), TAGS)
+        mark = phase("read", mark)
+        assert gx.validate(projects, "projects").success and gx.validate(tags, "tags").success
+        mark = phase("validate", mark)
+        labeled = projects.merge(tags, on="id", how="left")
+        assert gx.validate(labeled, "labeled_projects").success
+        mark = phase("join", mark)
+        outcome = train_tagger(labeled, policy.tuning_config("plain"), policy.label_config())
+        mark = phase("train", mark)
+        holdout = holdout_rows(labeled, policy.label_config(), policy.test_fraction)
+        score_tagger(outcome.tagger, holdout)
+        mark = phase("score", mark)
+        newest = labeled.nlargest(max(1, len(labeled) // 10), "created_on")
+        drift_profile(newest, outcome.tagger.predict(project_text(newest)))
+        phase("drift_profile", mark)
+        seconds = time.time() - started
+    return {"success": True, "seconds": seconds, "peak_rss_bytes": sampler.peak(), "steps": phases}
+
+
+# --- driver --------------------------------------------------------------------------------------
+
+
+def measure(kind: str, factor: int, work: Path, timeout: float) -> dict:
+    """One run in a process of its own; its wall time includes the interpreter and imports. A
+    run that fails or outlasts `timeout` is recorded as such, with how far it got."""
+    import psutil
+
+    started = time.time()
+    command = [sys.executable, __file__, "--one", kind, str(factor), str(work)]
+    log = work / f"{kind}.log"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        peak = 0
+        while (
+            process.poll() is None and time.time() - started < timeout and peak < MEMORY_LIMIT_BYTES
+        ):
+            with contextlib.suppress(psutil.Error):
+                tree = psutil.Process(process.pid)
+                members = [tree, *tree.children(recursive=True)]
+                peak = max(peak, sum(m.memory_info().rss for m in members if m.is_running()))
+            time.sleep(SAMPLE_SECONDS)
+        if process.poll() is None:
+            process.kill()
+        stdout = process.communicate()[0]
+    seconds = time.time() - started
+    if process.returncode != 0 or not stdout.strip():
+        return {
+            "success": False,
+            "process_seconds": seconds,
+            "peak_rss_bytes": peak,
+            "error": f"exit {process.returncode} after {seconds:.0f} s "
+            f"(limits: {timeout:.0f} s, {MEMORY_LIMIT_BYTES / 2**30:.0f} GiB); see {log}",
+            "steps": {},
+        }
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result["process_seconds"] = seconds
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--factors", type=int, nargs="+", default=[1, 10, 100])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/mlplatform-scale"))
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per run")
+    parser.add_argument(
+        "--one", nargs=3, metavar=("KIND", "FACTOR", "WORK"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.one:
+        kind, factor, work = args.one[0], int(args.one[1]), Path(args.one[2])
+        run = run_platform if kind == "platform" else run_plain
+        print(json.dumps(run(factor, work / "source", work / f"{kind}-home")))
+        return
+
+    results = {}
+    for factor in args.factors:
+        work = args.work / f"{factor}x"
+        started = time.time()
+        scaled_source(factor, work / "source")
+        rows = len(pd.read_csv(work / "source" / "tags.csv", usecols=["id"]))
+        projects = len(pd.read_csv(work / "source" / "projects.csv", usecols=["id"]))
+        print(
+            f"{factor}x: {projects} projects generated in {time.time() - started:.0f} s", flush=True
+        )
+        platform = measure("platform", factor, work, args.timeout)
+        plain = measure("plain", factor, work, args.timeout)
+        results[str(factor)] = {
+            "projects": projects,
+            "labeled_rows": rows,
+            "platform": platform,
+            "plain": plain,
+            "ratio": platform["process_seconds"] / plain["process_seconds"],
+        }
+        print(
+            f"{factor}x: platform {platform['process_seconds']:.0f} s "
+            f"({platform['peak_rss_bytes'] / 2**30:.2f} GiB), "
+            f"plain {plain['process_seconds']:.0f} s, "
+            f"ratio {results[str(factor)]['ratio']:.2f}",
+            flush=True,
+        )
+    write_results(results)
+
+
+def write_results(results: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "scale.json"
+    previous = json.loads(path.read_text())["factors"] if path.exists() else {}
+    merged = {**previous, **results}  # a CI-sized run keeps the committed 1000x figures
+    payload = {"goals": GOALS, "factors": merged, "verdicts": verdicts(merged)}
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    (RESULTS / "scale.md").write_text(markdown_table(merged))
+    plot(merged, RESULTS / "scale.png")
+
+
+def verdicts(factors: dict) -> dict:
+    """Each goal met or missed, and by how much."""
+    out = {}
+
+    def judge(name: str, value: float, goal: float) -> None:
+        out[name] = {"value": round(value, 3), "goal": goal, "met": value <= goal}
+        if value > goal:
+            out[name]["missed_by"] = f"{value / goal - 1:.0%}"
+
+    if "1000" in factors:
+        top = factors["1000"]["platform"]
+        judge("seconds_at_1000x", top["process_seconds"], GOALS["seconds_at_1000x"])
+        judge(
+            "peak_rss_gib_at_1000x", top["peak_rss_bytes"] / 2**30, GOALS["peak_rss_gib_at_1000x"]
+        )
+    for factor, goal in (("1", "ratio_at_1x"), ("100", "ratio_at_100x")):
+        if factor in factors:
+            judge(goal, factors[factor]["ratio"], GOALS[goal])
+    return out
+
+
+def markdown_table(factors: dict) -> str:
+    steps = sorted({key for f in factors.values() for key in f["platform"]["steps"]})
+    header = ["factor", "projects", "platform s", "plain s", "ratio", "peak RSS GiB", *steps]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for factor, f in sorted(factors.items(), key=lambda item: int(item[0])):
+        per_step = [
+            f"{f['platform']['steps'][s]['seconds']:.1f} s / "
+            f"{f['platform']['steps'][s]['peak_rss_bytes'] / 2**30:.2f} GiB"
+            if s in f["platform"]["steps"]
+            else "-"
+            for s in steps
+        ]
+        lines.append(
+            f"| {factor}x | {f['projects']:,} | {f['platform']['process_seconds']:.0f} | "
+            f"{f['plain']['process_seconds']:.0f} | {f['ratio']:.2f} | "
+            f"{f['platform']['peak_rss_bytes'] / 2**30:.2f} | " + " | ".join(per_step) + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(factors: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ordered = sorted(factors.values(), key=lambda f: f["projects"])
+    rows = [f["projects"] for f in ordered]
+    figure, (seconds, memory) = plt.subplots(1, 2, figsize=(10, 4))
+    for kind in ("platform", "plain"):
+        seconds.plot(rows, [f[kind]["process_seconds"] for f in ordered], marker="o", label=kind)
+        memory.plot(
+            rows, [f[kind]["peak_rss_bytes"] / 2**30 for f in ordered], marker="o", label=kind
+        )
+    for axis, label in ((seconds, "wall seconds"), (memory, "peak RSS (GiB)")):
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("projects")
+        axis.set_ylabel(label)
+        axis.legend()
+        axis.grid(True, which="both", alpha=0.3)
+    figure.suptitle("mlplatform: whole graph vs plain Python, by data size")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
