@@ -186,10 +186,11 @@ def run_plain(factor: int, source: Path, home: Path) -> dict:
     on the held-out rows, drift profile of the newest rows."""
     from mlplatform.core.drift import drift_profile
     from mlplatform.core.sources import PROJECTS, TAGS, read_table
+    from mlplatform.core.splits import stratified_sample
     from mlplatform.core.text import project_text
     from mlplatform.core.training import holdout_rows, score_tagger, train_tagger
     from mlplatform.resources.great_expectations import GreatExpectationsResource
-    from mlplatform.resources.policies import TrainingPolicy
+    from mlplatform.resources.policies import MonitoringPolicy, TrainingPolicy
     from mlplatform.settings import GX_PROJECT_DIR
 
     gx = GreatExpectationsResource(project_dir=str(GX_PROJECT_DIR))
@@ -216,6 +217,10 @@ def run_plain(factor: int, source: Path, home: Path) -> dict:
         holdout = holdout_rows(labeled, policy.label_config(), policy.test_fraction)
         score_tagger(outcome.tagger, holdout)
         mark = phase("score", mark)
+        # As champion_model and drift_report do: a reference sample, then the newest rows.
+        drift = MonitoringPolicy().drift_config()
+        seen = stratified_sample(labeled.dropna(subset=["tag"]), drift.reference_rows, policy.seed)
+        drift_profile(seen, outcome.tagger.predict(project_text(seen)))
         newest = labeled.nlargest(max(1, len(labeled) // 10), "created_on")
         drift_profile(newest, outcome.tagger.predict(project_text(newest)))
         phase("drift_profile", mark)

@@ -59,7 +59,8 @@ def stratified_sample(frame: pd.DataFrame, size: int | None, seed: int, label: s
     if size is None or len(frame) <= size:
         return frame
     share = size / len(frame)
-    sampled = frame.groupby(label, group_keys=False).apply(
-        lambda rows: rows.sample(max(1, round(len(rows) * share)), random_state=seed)
-    )
-    return sampled.sort_index()
+    picked = [
+        rows.sample(max(1, round(len(rows) * share)), random_state=seed).index
+        for _, rows in frame.groupby(label)
+    ]
+    return frame[frame.index.isin(pd.Index([]).append(picked))]

@@ -82,6 +82,7 @@ class MonitoringPolicy(ConfigurableResource):
     prediction_distance: float = DriftConfig.prediction_distance
     required_tests: list[str] = Field(default_factory=lambda: list(DriftConfig.required_tests))
     min_drifted_tests: int = DriftConfig.min_drifted_tests
+    reference_rows: int | None = DriftConfig.reference_rows
     retraining_cooldown_seconds: float = 3600.0
 
     def drift_config(self) -> DriftConfig:
@@ -93,4 +94,5 @@ class MonitoringPolicy(ConfigurableResource):
             prediction_distance=self.prediction_distance,
             required_tests=tuple(self.required_tests),
             min_drifted_tests=self.min_drifted_tests,
+            reference_rows=self.reference_rows,
         )

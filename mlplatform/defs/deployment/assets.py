@@ -16,7 +16,7 @@ from mlplatform.lib.metadata import evaluation_metadata
 from mlplatform.lib.ownership import ML_OWNERS
 from mlplatform.resources.model_registry import CHAMPION, MlflowModelRegistry, TaggerModel
 from mlplatform.resources.notifications import Notifier, ReportStore
-from mlplatform.resources.policies import PromotionPolicy, TrainingPolicy
+from mlplatform.resources.policies import MonitoringPolicy, PromotionPolicy, TrainingPolicy
 from mlplatform.resources.warehouse import WAREHOUSE_POOL
 
 DEPLOYMENT_ASSET_OPTIONS = dict(
@@ -84,13 +84,16 @@ def champion_model(
     labeled_projects: pd.DataFrame,
     model_registry: MlflowModelRegistry,
     training_policy: TrainingPolicy,
+    monitoring_policy: MonitoringPolicy,
     notifier: Notifier,
 ) -> MaterializeResult:
     """Moves the registry alias `champion` to the challenger; the old one becomes `previous`.
 
-    The champion's drift reference (its training rows with its predictions) is saved with it.
+    The champion's drift reference (a stratified sample of its training rows with its
+    predictions) is saved with it.
     """
     from mlplatform.core.drift import drift_profile
+    from mlplatform.core.splits import stratified_sample
     from mlplatform.core.text import project_text
     from mlplatform.core.training import rows_until
 
@@ -103,6 +106,9 @@ def champion_model(
         registered.tags.get("training_cutoff"),
         training_policy.label_config(),
         training_policy.test_fraction,
+    )
+    seen = stratified_sample(
+        seen, monitoring_policy.drift_config().reference_rows, training_policy.seed
     )
     reference = drift_profile(seen, registered.tagger.predict(project_text(seen)))
     model_registry.log_reference(version, reference)
