@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -41,8 +42,9 @@ MEMORY_LIMIT_BYTES = 16 * 2**30
 # --- sources -------------------------------------------------------------------------------------
 
 
-def scaled_source(factor: int, directory: Path, seed: int = 0) -> Path:
-    """`factor` times the real projects, written as projects.csv and tags.csv in `directory`."""
+def scaled_source(factor: int, directory: Path, seed: int = 0) -> tuple[int, int]:
+    """`factor` times the real projects, written as projects.csv and tags.csv in `directory`;
+    how many projects and tags it wrote."""
     rng = np.random.default_rng(seed)
     projects = pd.read_csv(REAL_DATA / "projects.csv")
     tags = pd.read_csv(REAL_DATA / "tags.csv")
@@ -53,7 +55,7 @@ def scaled_source(factor: int, directory: Path, seed: int = 0) -> Path:
     groups = template["tag"].fillna("").to_numpy()
     titles = _texts(real, "title", groups, template, rng)
     descriptions = _texts(real, "description", groups, template, rng)
-    frame = pd.DataFrame({"title": titles, "description": descriptions, "group": groups})
+    frame = pd.DataFrame({"title": titles, "description": descriptions})
     duplicated = frame.duplicated(["title", "description"])
     while duplicated.any():  # rare: redraw the descriptions of repeated pairs
         redraw = _texts(real, "description", groups[duplicated], template[duplicated], rng)
@@ -75,7 +77,7 @@ def scaled_source(factor: int, directory: Path, seed: int = 0) -> Path:
     pd.DataFrame({"id": out["id"][labeled], "tag": groups[labeled]}).to_csv(
         directory / "tags.csv", index=False
     )
-    return directory
+    return rows, int(labeled.sum())
 
 
 def _texts(real: pd.DataFrame, column: str, groups, template: pd.DataFrame, rng) -> np.ndarray:
@@ -96,6 +98,15 @@ def _texts(real: pd.DataFrame, column: str, groups, template: pd.DataFrame, rng)
 # --- measuring -----------------------------------------------------------------------------------
 
 
+def tree_rss(process: psutil.Process) -> int:
+    """Resident memory of `process` and its children; a child that just ended counts 0."""
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += member.memory_info().rss
+    return total
+
+
 class RssSampler:
     """Peak resident memory of this process and its children, sampled in the background."""
 
@@ -113,22 +124,16 @@ class RssSampler:
         self._thread.join()
 
     def _run(self) -> None:
-        import psutil
-
         me = psutil.Process()
         while not self._stop.is_set():
-            total = 0
-            for process in [me, *me.children(recursive=True)]:
-                with contextlib.suppress(psutil.Error):  # a child that just ended
-                    total += process.memory_info().rss
-            self.samples.append((time.time(), total))
+            self.samples.append((time.time(), tree_rss(me)))
             self._stop.wait(SAMPLE_SECONDS)
 
     def peak(self, start: float = 0.0, end: float = float("inf")) -> int:
         return max((rss for t, rss in self.samples if start <= t <= end), default=0)
 
 
-def run_platform(factor: int, source: Path, home: Path) -> dict:
+def run_platform(source: Path, home: Path) -> dict:
     """The whole graph (ingestion -> champion -> drift report) in process: seconds and peak RSS
     per step, from the run's own events."""
     from dagster import AssetSelection, DagsterEventType, DagsterInstance, materialize
@@ -181,7 +186,7 @@ def run_platform(factor: int, source: Path, home: Path) -> dict:
     }
 
 
-def run_plain(factor: int, source: Path, home: Path) -> dict:
+def run_plain(source: Path, home: Path) -> dict:
     """The same work without Dagster: read, validate, join, tune and train (same config), score
     on the held-out rows, drift profile of the newest rows."""
     from mlplatform.core.drift import drift_profile
@@ -231,13 +236,11 @@ def run_plain(factor: int, source: Path, home: Path) -> dict:
 # --- driver --------------------------------------------------------------------------------------
 
 
-def measure(kind: str, factor: int, work: Path, timeout: float) -> dict:
+def measure(kind: str, work: Path, timeout: float) -> dict:
     """One run in a process of its own; its wall time includes the interpreter and imports. A
     run that fails or outlasts `timeout` is recorded as such, with how far it got."""
-    import psutil
-
     started = time.time()
-    command = [sys.executable, __file__, "--one", kind, str(factor), str(work)]
+    command = [sys.executable, __file__, "--one", kind, str(work)]
     log = work / f"{kind}.log"
     with open(log, "w") as stderr:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
@@ -245,10 +248,8 @@ def measure(kind: str, factor: int, work: Path, timeout: float) -> dict:
         while (
             process.poll() is None and time.time() - started < timeout and peak < MEMORY_LIMIT_BYTES
         ):
-            with contextlib.suppress(psutil.Error):
-                tree = psutil.Process(process.pid)
-                members = [tree, *tree.children(recursive=True)]
-                peak = max(peak, sum(m.memory_info().rss for m in members if m.is_running()))
+            with contextlib.suppress(psutil.Error):  # it ended since the loop's test
+                peak = max(peak, tree_rss(psutil.Process(process.pid)))
             time.sleep(SAMPLE_SECONDS)
         if process.poll() is None:
             process.kill()
@@ -273,28 +274,24 @@ def main() -> None:
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--work", type=Path, default=Path("/tmp/mlplatform-scale"))
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run")
-    parser.add_argument(
-        "--one", nargs=3, metavar=("KIND", "FACTOR", "WORK"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--one", nargs=2, metavar=("KIND", "WORK"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        kind, factor, work = args.one[0], int(args.one[1]), Path(args.one[2])
+        kind, work = args.one[0], Path(args.one[1])
         run = run_platform if kind == "platform" else run_plain
-        print(json.dumps(run(factor, work / "source", work / f"{kind}-home")))
+        print(json.dumps(run(work / "source", work / f"{kind}-home")))
         return
 
     results = {}
     for factor in args.factors:
         work = args.work / f"{factor}x"
         started = time.time()
-        scaled_source(factor, work / "source")
-        rows = len(pd.read_csv(work / "source" / "tags.csv", usecols=["id"]))
-        projects = len(pd.read_csv(work / "source" / "projects.csv", usecols=["id"]))
+        projects, rows = scaled_source(factor, work / "source")
         print(
             f"{factor}x: {projects} projects generated in {time.time() - started:.0f} s", flush=True
         )
-        platform = measure("platform", factor, work, args.timeout)
-        plain = measure("plain", factor, work, args.timeout)
+        platform = measure("platform", work, args.timeout)
+        plain = measure("plain", work, args.timeout)
         results[str(factor)] = {
             "projects": projects,
             "labeled_rows": rows,

@@ -53,7 +53,9 @@ def split_dataset(
     )
 
 
-def stratified_sample(frame: pd.DataFrame, size: int | None, seed: int, label: str = "tag"):
+def stratified_sample(
+    frame: pd.DataFrame, size: int | None, seed: int, label: str = "tag"
+) -> pd.DataFrame:
     """At most about `size` rows of `frame`, each label keeping its share (at least one row);
     `frame` itself when it is not larger."""
     if size is None or len(frame) <= size:

@@ -11,7 +11,7 @@ class TuningConfig:
     timeout_seconds: float | None = 100.0
     cv_folds: int = 5
     # Trials score configurations on at most this many training rows (a stratified sample); the
-    # final fit uses every row. Above the real data's size (~700 training rows), so a no-op there.
+    # final fit uses every row. Above the real data's size (~650 training rows), so a no-op there.
     sample_rows: int | None = 20_000
     seed: int = 42  # seeds the splits, the sampler and the models
     storage: str | None = None  # any optuna RDB URL; None keeps the study in memory
