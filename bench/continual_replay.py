@@ -87,7 +87,7 @@ def main() -> None:
             {"MLPLATFORM_HOME": str(Path(scratch) / "home"), "MLPLATFORM_SOURCE": str(source)}
         )
         overrides = {
-            "training_policy": TrainingPolicy(n_trials=args.trials, cv_folds=3, timeout_seconds=60),
+            "training_policy": TrainingPolicy(n_trials=args.trials, cv_folds=3),
             # No cool-down: measure what the detector asks for, month by month.
             "monitoring_policy": MonitoringPolicy(retraining_cooldown_seconds=0),
         }

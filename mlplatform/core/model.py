@@ -18,6 +18,7 @@ from mlplatform.core.text import clean_texts
 
 FEATURES = ("word", "char_wb", "char", "word+char_wb")
 CLASSIFIERS = ("sgd", "logistic_regression", "linear_svc")
+CALIBRATION_FOLDS = 3  # the linear SVC's probabilities: so each class needs this many rows
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "features": "word+char_wb",
@@ -80,6 +81,7 @@ def _classifier(params: Mapping[str, Any], seed: int) -> ClassifierMixin:
         return LogisticRegression(C=params["C"], class_weight=class_weight, max_iter=2000)
     if kind == "linear_svc":
         return CalibratedClassifierCV(
-            LinearSVC(C=params["C"], class_weight=class_weight, random_state=seed), cv=3
+            LinearSVC(C=params["C"], class_weight=class_weight, random_state=seed),
+            cv=CALIBRATION_FOLDS,
         )
     raise ValueError(f"unknown classifier {kind!r}: expected one of {CLASSIFIERS}")

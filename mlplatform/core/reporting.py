@@ -113,6 +113,7 @@ def training_record(outcome: TrainingOutcome) -> dict[str, Any]:
     """Params, metrics and artifacts of a training outcome, ready for a tracking server."""
     scored = outcome.test.overall if outcome.test else outcome.validation
     metrics = {
+        "cv_f1_weighted_chosen": outcome.tuning.chosen_value,
         "cv_f1_weighted_best": outcome.tuning.best_value,
         "validation_f1_weighted": outcome.validation.f1,
         "test_f1_weighted": outcome.test.overall.f1 if outcome.test else None,
@@ -125,10 +126,12 @@ def training_record(outcome: TrainingOutcome) -> dict[str, Any]:
         "trials": len(outcome.tuning.trials),
         "trials_pruned": sum(t.state == "PRUNED" for t in outcome.tuning.trials),
     }
-    params = {f"best.{k}": v for k, v in outcome.tuning.best_params.items()}
+    params = {f"chosen.{k}": v for k, v in outcome.tuning.chosen_params.items()}
     params.update(
         {
             "study_name": outcome.tuning.study_name,
+            "validation_folds": outcome.tuning.folds,
+            "kept_default": outcome.tuning.kept_default,
             **{f"rows.{k}": v for k, v in outcome.rows.items()},
         }
     )

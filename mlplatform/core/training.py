@@ -18,7 +18,13 @@ from mlplatform.core.evaluation import (
 )
 from mlplatform.core.labels import OTHER, LabelConfig, fold_tags
 from mlplatform.core.scores import Metrics, TaggerScores
-from mlplatform.core.splits import TEST_FRACTION, in_holdout, split_dataset, stratified_sample
+from mlplatform.core.splits import (
+    TEST_FRACTION,
+    has_dates,
+    in_holdout,
+    split_dataset,
+    stratified_sample,
+)
 from mlplatform.core.text import project_text
 from mlplatform.core.tuning import TrialRecord, TuningResult, fit_tagger, tune
 from mlplatform.core.tuning_config import TuningConfig
@@ -85,19 +91,29 @@ def train_tagger(
     test_fraction: float = TEST_FRACTION,
     on_trial: Callable[[TrialRecord], None] | None = None,
 ) -> TrainingOutcome:
-    """Tune on train (CV), learn the threshold on validation, refit on train + validation."""
+    """Tune on train (CV), learn the threshold on validation, refit on train + validation.
+
+    Where rows have dates (and `tuning_config.time_aware`), validation is always on newer rows
+    than those fitted: forward-chaining folds for tuning, the newest rows for the threshold.
+    """
     labeled = prepare_labeled(frame, label_config)
-    splits = split_dataset(labeled, test_fraction=test_fraction, seed=tuning_config.seed)
+    splits = split_dataset(
+        labeled,
+        test_fraction=test_fraction,
+        seed=tuning_config.seed,
+        time_aware=tuning_config.time_aware,
+    )
     train_texts, train_labels = project_text(splits.train), splits.train["tag"]
     sample = stratified_sample(splits.train, tuning_config.sample_rows, tuning_config.seed)
+    dates = sample["created_on"] if has_dates(sample) else None
 
     started = time.perf_counter()
-    tuning = tune(project_text(sample), sample["tag"], tuning_config, on_trial)
+    tuning = tune(project_text(sample), sample["tag"], tuning_config, on_trial, dates)
     tuning_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    best = tuning.best_params
-    on_train = Tagger(fit_tagger(train_texts, train_labels, best, tuning_config.seed))
+    chosen = tuning.chosen_params
+    on_train = Tagger(fit_tagger(train_texts, train_labels, chosen, tuning_config.seed))
     validation_probabilities = on_train.probabilities(project_text(splits.validation))
     threshold = precision_threshold(
         validation_probabilities, splits.validation["tag"], on_train.classes
@@ -109,7 +125,7 @@ def train_tagger(
     )
     seen = pd.concat([splits.train, splits.validation])
     tagger = Tagger(
-        fit_tagger(project_text(seen), seen["tag"], best, tuning_config.seed),
+        fit_tagger(project_text(seen), seen["tag"], chosen, tuning_config.seed),
         threshold=threshold,
         other=label_config.other,
     )

@@ -14,12 +14,14 @@ from typing import Any
 
 import numpy as np
 import optuna
+import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from mlplatform.core.model import build_pipeline
+from mlplatform.core.model import CALIBRATION_FOLDS, DEFAULT_PARAMS, build_pipeline
+from mlplatform.core.splits import VALIDATED_SHARE, forward_chaining_folds
 from mlplatform.core.tuning_config import TuningConfig
 
 FINISHED = (
@@ -35,14 +37,18 @@ class TrialRecord:
     state: str
     value: float | None
     params: dict[str, Any]
+    fold_f1: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class TuningResult:
     study_name: str
-    best_value: float
-    best_params: dict[str, Any]
+    chosen_params: dict[str, Any]
+    chosen_value: float  # the chosen configuration's mean fold F1
+    best_value: float  # the best trial's, which the chosen one may trail (see chosen_trial)
+    kept_default: bool  # the default configuration was not beaten beyond noise
     trials: list[TrialRecord] = field(default_factory=list)
+    folds: str = "stratified"  # how trials were validated: "forward-chaining" or "stratified"
 
 
 def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
@@ -70,26 +76,78 @@ def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
     return params
 
 
+Folds = list[tuple[np.ndarray, np.ndarray]]
+# A block of newer rows scores a configuration; on fewer rows its F1 is mostly noise.
+MIN_SCORED_ROWS = 30
+
+
+def validation_folds(
+    labels: np.ndarray, created_on: np.ndarray | None, config: TuningConfig
+) -> tuple[str, Folds]:
+    """Where rows have dates, forward-chaining folds (fit on older rows, score on the next newer
+    block): the tagger is always used on projects newer than its training data. Otherwise, or
+    when the newest rows are too few for two blocks of `MIN_SCORED_ROWS`, stratified shuffled
+    folds. Returns the kind of folds and the folds."""
+    blocks = min(config.cv_folds, int(len(labels) * VALIDATED_SHARE) // MIN_SCORED_ROWS)
+    dated = created_on is not None and not pd.isna(created_on).any()
+    if config.time_aware and dated and blocks >= 2:
+        folds = forward_chaining_folds(pd.Series(created_on), blocks)
+        return "forward-chaining", [(_fittable(fit, labels), score) for fit, score in folds]
+    # Rare classes early in a project's life: fewer folds rather than no model.
+    count = max(2, min(config.cv_folds, int(np.unique(labels, return_counts=True)[1].min())))
+    splitter = StratifiedKFold(n_splits=count, shuffle=True, random_state=config.seed)
+    return "stratified", list(splitter.split(labels, labels))
+
+
+def _fittable(fit: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """`fit` without the rows of classes too rare in it to calibrate (a tag new in the data):
+    every configuration then fails or succeeds on the same folds."""
+    values, counts = np.unique(labels[fit], return_counts=True)
+    rare = values[counts < CALIBRATION_FOLDS]
+    return fit[~np.isin(labels[fit], rare)]
+
+
 def cross_validated_f1(
     params: dict[str, Any],
     texts: np.ndarray,
     labels: np.ndarray,
-    folds: int,
+    folds: Folds,
     seed: int,
     trial: optuna.Trial | None = None,
-) -> float:
-    """Mean weighted F1 over stratified folds; reported per fold so a pruner can stop early."""
-    scores = []
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for step, (fit_index, score_index) in enumerate(splitter.split(texts, labels)):
+) -> list[float]:
+    """Weighted F1 on each fold; the running mean is reported so a pruner can stop early."""
+    scores: list[float] = []
+    for step, (fit_index, score_index) in enumerate(folds):
         model = build_pipeline(params, seed=seed).fit(texts[fit_index], labels[fit_index])
         predicted = model.predict(texts[score_index])
-        scores.append(f1_score(labels[score_index], predicted, average="weighted"))
+        scores.append(float(f1_score(labels[score_index], predicted, average="weighted")))
         if trial is not None:
             trial.report(float(np.mean(scores)), step)
             if trial.should_prune():
                 raise optuna.TrialPruned()
-    return float(np.mean(scores))
+    return scores
+
+
+def chosen_trial(
+    trials: Sequence[optuna.trial.FrozenTrial], min_gain_standard_errors: float
+) -> optuna.trial.FrozenTrial:
+    """The best trial if it beats the default configuration beyond noise, else the default.
+
+    Beyond noise: its mean fold-by-fold gain over the default exceeds `min_gain_standard_errors`
+    standard errors of those gains. The best of many noisy trials is flattered by luck (on ~600
+    rows one fold's F1 moves by ±0.03), and a configuration that won on the folds by luck loses
+    on newer data; with more rows the noise shrinks and tuned configurations win on merit.
+    """
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise ValueError("no tuning trial completed: every configuration failed on this data")
+    best = max(complete, key=lambda trial: trial.value)
+    default = next((t for t in complete if t.user_attrs.get("default")), None)
+    if default is None or best is default:
+        return best
+    gains = np.subtract(best.user_attrs["fold_f1"], default.user_attrs["fold_f1"])
+    noise = gains.std(ddof=1) / np.sqrt(len(gains)) if len(gains) > 1 else 0.0
+    return best if gains.mean() > min_gain_standard_errors * noise else default
 
 
 def tune(
@@ -97,28 +155,39 @@ def tune(
     labels: Sequence[str],
     config: TuningConfig,
     on_trial: Callable[[TrialRecord], None] | None = None,
+    created_on: Sequence[Any] | None = None,
 ) -> TuningResult:
     """Run (or resume) the study until it holds `config.n_trials` finished trials.
 
-    With `config.workers > 1`, that many processes share the study through its storage (optuna's
-    way to scale out); this process is worker 0 and `on_trial` sees its trials only.
+    Trials are scored by mean F1 on `validation_folds` (forward-chaining where `created_on` is
+    given); the result is the `chosen_trial`. With `config.workers > 1`, that many processes
+    share the study through its storage (optuna's way to scale out); this process is worker 0
+    and `on_trial` sees its trials only.
     """
     texts, labels = np.asarray(texts, dtype=object), np.asarray(labels, dtype=object)
+    dates = None if created_on is None else pd.to_datetime(pd.Series(created_on)).to_numpy()
     if config.workers > 1 and config.storage is None:
         raise ValueError(
             f"TuningConfig(workers={config.workers}) needs a storage the workers share "
             "(e.g. MLPLATFORM_OPTUNA_STORAGE=postgresql+psycopg2://…)"
         )
     study = _study(config, worker=0)
+    if not study.trials:
+        # The default configuration is trial 0: the one to beat (see chosen_trial).
+        study.enqueue_trial(DEFAULT_PARAMS, user_attrs={"default": True})
     if _remaining(study, config) > 0:
-        with _helper_workers(texts, labels, config) as helpers:
-            _optimize(study, texts, labels, config, on_trial)
+        with _helper_workers(texts, labels, dates, config) as helpers:
+            _optimize(study, texts, labels, dates, config, on_trial)
             helpers.wait()
+    chosen = chosen_trial(study.trials, config.min_gain_standard_errors)
     return TuningResult(
         study_name=config.study_name,
+        chosen_params=dict(chosen.params),
+        chosen_value=float(chosen.value),
         best_value=float(study.best_value),
-        best_params=dict(study.best_trial.params),
+        kept_default=bool(chosen.user_attrs.get("default")),
         trials=[_record(trial) for trial in study.trials],
+        folds=validation_folds(labels, dates, config)[0],
     )
 
 
@@ -139,6 +208,7 @@ def _optimize(
     study: optuna.Study,
     texts: np.ndarray,
     labels: np.ndarray,
+    dates: np.ndarray | None,
     config: TuningConfig,
     on_trial: Callable[[TrialRecord], None] | None = None,
     worker: int = 0,
@@ -147,12 +217,13 @@ def _optimize(
     remaining = _remaining(study, config)
     if remaining <= 0:
         return
-    # Rare classes early in a project's life: fewer folds rather than no model.
-    folds = max(2, min(config.cv_folds, int(np.unique(labels, return_counts=True)[1].min())))
+    _, folds = validation_folds(labels, dates, config)
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", worker)
-        return cross_validated_f1(suggest_params(trial), texts, labels, folds, config.seed, trial)
+        scores = cross_validated_f1(suggest_params(trial), texts, labels, folds, config.seed, trial)
+        trial.set_user_attr("fold_f1", scores)
+        return float(np.mean(scores))
 
     # The budget is the study's, shared by every worker: each stops once it is spent.
     callbacks: list[Callable] = [optuna.study.MaxTrialsCallback(config.n_trials, FINISHED)]
@@ -189,7 +260,7 @@ class _Helpers:
 
 @contextmanager
 def _helper_workers(
-    texts: np.ndarray, labels: np.ndarray, config: TuningConfig
+    texts: np.ndarray, labels: np.ndarray, dates: np.ndarray | None, config: TuningConfig
 ) -> Iterator[_Helpers]:
     """Start the helper workers as plain processes: a Celery or Dagster step may be daemonic,
     and daemonic processes cannot use multiprocessing."""
@@ -200,7 +271,12 @@ def _helper_workers(
         payload = Path(scratch) / "payload.json"
         payload.write_text(
             json.dumps(
-                {"texts": texts.tolist(), "labels": labels.tolist(), "config": asdict(config)}
+                {
+                    "texts": texts.tolist(),
+                    "labels": labels.tolist(),
+                    "dates": None if dates is None else [str(date) for date in dates],
+                    "config": asdict(config),
+                }
             )
         )
         workers = range(1, config.workers)
@@ -228,7 +304,8 @@ def _run_helper(payload: Path, worker: int) -> None:
     config = TuningConfig(**data["config"])
     texts = np.asarray(data["texts"], dtype=object)
     labels = np.asarray(data["labels"], dtype=object)
-    _optimize(_study(config, worker), texts, labels, config, worker=worker)
+    dates = None if data["dates"] is None else pd.to_datetime(data["dates"]).to_numpy()
+    _optimize(_study(config, worker), texts, labels, dates, config, worker=worker)
 
 
 def fit_tagger(
@@ -240,7 +317,8 @@ def fit_tagger(
 
 
 def _record(trial: optuna.trial.FrozenTrial) -> TrialRecord:
-    return TrialRecord(trial.number, trial.state.name, trial.value, dict(trial.params))
+    fold_f1 = list(trial.user_attrs.get("fold_f1", []))
+    return TrialRecord(trial.number, trial.state.name, trial.value, dict(trial.params), fold_f1)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ class TrainingPolicy(ConfigurableResource):
     n_trials: int = TuningConfig.n_trials
     timeout_seconds: float | None = TuningConfig.timeout_seconds
     cv_folds: int = TuningConfig.cv_folds
+    time_aware: bool = TuningConfig.time_aware
+    min_gain_standard_errors: float = TuningConfig.min_gain_standard_errors
     tuning_sample_rows: int | None = TuningConfig.sample_rows
     seed: int = TuningConfig.seed
     tuning_workers: int = TuningConfig.workers
@@ -45,6 +47,8 @@ class TrainingPolicy(ConfigurableResource):
             n_trials=self.n_trials,
             timeout_seconds=self.timeout_seconds,
             cv_folds=self.cv_folds,
+            time_aware=self.time_aware,
+            min_gain_standard_errors=self.min_gain_standard_errors,
             sample_rows=self.tuning_sample_rows,
             seed=self.seed,
             storage=self.optuna_storage,

@@ -59,13 +59,16 @@ def trained_model(
         TaggerModel(outcome.tagger, run_id, tags),
         metadata=rounded(
             {
+                "cv_f1_weighted_chosen": metrics["cv_f1_weighted_chosen"],
                 "cv_f1_weighted_best": metrics["cv_f1_weighted_best"],
                 "validation_f1_weighted": metrics["validation_f1_weighted"],
                 "test_f1_weighted": metrics["test_f1_weighted"],
                 "precision_threshold": metrics["precision_threshold"],
                 "trials": metrics["trials"],
                 "trials_pruned": metrics["trials_pruned"],
-                "best_params": MetadataValue.json(outcome.tuning.best_params),
+                "chosen_params": MetadataValue.json(outcome.tuning.chosen_params),
+                "kept_default": outcome.tuning.kept_default,
+                "validation_folds": outcome.tuning.folds,
                 "training_rows": outcome.rows,
                 **{f"data/{k}": v for k, v in tags.items() if k != DAGSTER_RUN_TAG},
             }
