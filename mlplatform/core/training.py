@@ -18,13 +18,7 @@ from mlplatform.core.evaluation import (
 )
 from mlplatform.core.labels import OTHER, LabelConfig, fold_tags
 from mlplatform.core.scores import Metrics, TaggerScores
-from mlplatform.core.splits import (
-    TEST_FRACTION,
-    has_dates,
-    in_holdout,
-    split_dataset,
-    stratified_sample,
-)
+from mlplatform.core.splits import TEST_FRACTION, in_holdout, split_dataset, stratified_sample
 from mlplatform.core.text import project_text
 from mlplatform.core.tuning import TrialRecord, TuningResult, fit_tagger, tune
 from mlplatform.core.tuning_config import TuningConfig
@@ -105,10 +99,11 @@ def train_tagger(
     )
     train_texts, train_labels = project_text(splits.train), splits.train["tag"]
     sample = stratified_sample(splits.train, tuning_config.sample_rows, tuning_config.seed)
-    dates = sample["created_on"] if has_dates(sample) else None
 
     started = time.perf_counter()
-    tuning = tune(project_text(sample), sample["tag"], tuning_config, on_trial, dates)
+    tuning = tune(
+        project_text(sample), sample["tag"], tuning_config, on_trial, sample.get("created_on")
+    )
     tuning_seconds = time.perf_counter() - started
 
     started = time.perf_counter()

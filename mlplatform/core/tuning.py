@@ -47,8 +47,8 @@ class TuningResult:
     chosen_value: float  # the chosen configuration's mean fold F1
     best_value: float  # the best trial's, which the chosen one may trail (see chosen_trial)
     kept_default: bool  # the default configuration was not beaten beyond noise
+    folds: str  # how trials were validated: "forward-chaining" or "stratified"
     trials: list[TrialRecord] = field(default_factory=list)
-    folds: str = "stratified"  # how trials were validated: "forward-chaining" or "stratified"
 
 
 def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
@@ -175,9 +175,10 @@ def tune(
     if not study.trials:
         # The default configuration is trial 0: the one to beat (see chosen_trial).
         study.enqueue_trial(DEFAULT_PARAMS, user_attrs={"default": True})
+    kind, folds = validation_folds(labels, dates, config)
     if _remaining(study, config) > 0:
-        with _helper_workers(texts, labels, dates, config) as helpers:
-            _optimize(study, texts, labels, dates, config, on_trial)
+        with _helper_workers(texts, labels, folds, config) as helpers:
+            _optimize(study, texts, labels, folds, config, on_trial)
             helpers.wait()
     chosen = chosen_trial(study.trials, config.min_gain_standard_errors)
     return TuningResult(
@@ -186,8 +187,8 @@ def tune(
         chosen_value=float(chosen.value),
         best_value=float(study.best_value),
         kept_default=bool(chosen.user_attrs.get("default")),
+        folds=kind,
         trials=[_record(trial) for trial in study.trials],
-        folds=validation_folds(labels, dates, config)[0],
     )
 
 
@@ -208,7 +209,7 @@ def _optimize(
     study: optuna.Study,
     texts: np.ndarray,
     labels: np.ndarray,
-    dates: np.ndarray | None,
+    folds: Folds,
     config: TuningConfig,
     on_trial: Callable[[TrialRecord], None] | None = None,
     worker: int = 0,
@@ -217,7 +218,6 @@ def _optimize(
     remaining = _remaining(study, config)
     if remaining <= 0:
         return
-    _, folds = validation_folds(labels, dates, config)
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", worker)
@@ -260,10 +260,11 @@ class _Helpers:
 
 @contextmanager
 def _helper_workers(
-    texts: np.ndarray, labels: np.ndarray, dates: np.ndarray | None, config: TuningConfig
+    texts: np.ndarray, labels: np.ndarray, folds: Folds, config: TuningConfig
 ) -> Iterator[_Helpers]:
     """Start the helper workers as plain processes: a Celery or Dagster step may be daemonic,
-    and daemonic processes cannot use multiprocessing."""
+    and daemonic processes cannot use multiprocessing. They get this process's folds, so every
+    trial of the study is scored on the same rows."""
     if config.workers <= 1:
         yield _Helpers([], [])
         return
@@ -274,7 +275,7 @@ def _helper_workers(
                 {
                     "texts": texts.tolist(),
                     "labels": labels.tolist(),
-                    "dates": None if dates is None else [str(date) for date in dates],
+                    "folds": [[fit.tolist(), score.tolist()] for fit, score in folds],
                     "config": asdict(config),
                 }
             )
@@ -304,8 +305,8 @@ def _run_helper(payload: Path, worker: int) -> None:
     config = TuningConfig(**data["config"])
     texts = np.asarray(data["texts"], dtype=object)
     labels = np.asarray(data["labels"], dtype=object)
-    dates = None if data["dates"] is None else pd.to_datetime(data["dates"]).to_numpy()
-    _optimize(_study(config, worker), texts, labels, dates, config, worker=worker)
+    folds = [(np.asarray(fit), np.asarray(score)) for fit, score in data["folds"]]
+    _optimize(_study(config, worker), texts, labels, folds, config, worker=worker)
 
 
 def fit_tagger(
