@@ -1,11 +1,19 @@
-"""Replay the Made With ML data month by month, plus one injected drifted batch.
+"""Replay the Made With ML data month by month, plus one injected drifted batch, under three
+retraining policies side by side.
 
 Each step sets MLPLATFORM_SOURCE_AS_OF and drives the real sensors and automation conditions
 through a Dagster instance (mlplatform.lib.driver): the source sensor ingests, automation
-builds labeled_projects and drift_report, the drift sensor asks for retraining, the gate decides.
-The champion is scored on holdout_2023.csv after every step, next to the model frozen after the
-first champion; those holdout ids are withheld from the replayed source so no model trains on them.
-Writes bench/results/continual_replay.json and bench/results/continual_replay.md.
+builds labeled_projects, drift_report and champion_performance, the retraining sensor applies
+the policy (the first model included: nothing is trained by hand), the gate decides.
+
+- frozen: the first promoted model forever (only the first-training rule on);
+- oracle: a challenger at every step with new rows (gated): the most a policy can get;
+- platform: the default RetrainingPolicy.
+
+Each policy has its own instance, tracking store and registry. Every champion is scored on
+holdout_2023.csv after every step; those ids are withheld from the replayed source.
+The cool-down is 0 for all three: the replay compresses months into minutes of event time.
+Writes bench/results/continual_replay.{json,md,png}.
 
     uv run python bench/continual_replay.py [--trials 20]
 """
@@ -21,14 +29,16 @@ from pathlib import Path
 import pandas as pd
 from dagster import DagsterInstance
 
+from mlplatform.core.gate import GateConfig
 from mlplatform.core.sources import SHIPPED_DATA_DIR
 from mlplatform.core.synthetic import drifted_batch
 from mlplatform.core.training import prepare_labeled, score_tagger
 from mlplatform.definitions import build_definitions
+from mlplatform.defs.monitoring.sensors import REASON_TAG, RULES_TAG
 from mlplatform.lib.driver import AutomationDriver, ContinualLoop
 from mlplatform.resources import build_model_registry
 from mlplatform.resources.model_registry import CHAMPION
-from mlplatform.resources.policies import MonitoringPolicy, TrainingPolicy
+from mlplatform.resources.policies import RetrainingPolicy, TrainingPolicy
 from mlplatform.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +56,15 @@ STEPS = [
 ]
 INJECTED_STEP = "2020-08-15"  # the drifted batch is dated 2020-08-02 .. 2020-08-14
 DRIFT_TESTS = ("label_distribution", "text_length", "text_content", "prediction_distribution")
+POLICIES = {
+    "frozen": RetrainingPolicy(
+        cooldown_seconds=0, on_drift=False, decay_margin=None, growth_ratio=None
+    ),
+    "oracle": RetrainingPolicy(
+        cooldown_seconds=0, decay_margin=None, growth_ratio=0.0, min_new_rows=1
+    ),
+    "platform": RetrainingPolicy(cooldown_seconds=0),
+}
 
 
 def write_replay_source(directory: Path, holdout_ids: set[int]) -> Path:
@@ -69,165 +88,219 @@ def champion_f1(registry, holdout: pd.DataFrame, version: str | None) -> float |
     return score_tagger(registry.load(version).tagger, holdout).overall.f1
 
 
+def replay_policy(
+    policy: RetrainingPolicy, source: Path, home: Path, holdout: pd.DataFrame, trials: int
+) -> list[dict]:
+    """Every step of the replay under one policy, on its own instance and registry."""
+    loop = ContinualLoop(AutomationDriver(DagsterInstance.ephemeral()))
+    overrides = {
+        "training_policy": TrainingPolicy(n_trials=trials, cv_folds=3),
+        "retraining_policy": policy,
+    }
+    steps = []
+    for as_of in STEPS:
+        settings = Settings.from_env(
+            {
+                "MLPLATFORM_HOME": str(home),
+                "MLPLATFORM_SOURCE": str(source),
+                "MLPLATFORM_SOURCE_AS_OF": as_of,
+            }
+        )
+        registry = build_model_registry(settings)
+        before = registry.alias_version(CHAMPION)
+        outcome = loop.step(build_definitions(settings, **overrides))
+        after = registry.alias_version(CHAMPION)
+        report = outcome.drift_reports[0] if outcome.drift_reports else {}
+        runs = outcome.retraining_runs
+        steps.append(
+            {
+                "as_of": as_of,
+                "injected": as_of == INJECTED_STEP,
+                "new_rows": report.get("new_rows", 0),
+                "drift": report.get("status", "no_reference"),
+                "statistics": {t: report.get(f"{t}/statistic") for t in DRIFT_TESTS},
+                "drifted_tests": [t for t in DRIFT_TESTS if report.get(f"{t}/drifted")],
+                "retrained": bool(runs),
+                "rules": [run.dagster_run.tags[RULES_TAG] for run in runs],
+                "reason": outcome.retraining_skip
+                or "; ".join(run.dagster_run.tags[REASON_TAG] for run in runs),
+                "train_seconds": sum(_run_seconds(loop, run) for run in runs),
+                "champion_changed": after != before,
+                "champion_version": after,
+                "champion_f1": champion_f1(registry, holdout, after),
+            }
+        )
+        print(json.dumps({k: steps[-1][k] for k in ("as_of", "rules", "champion_f1")}), flush=True)
+    return steps
+
+
+def _run_seconds(loop: ContinualLoop, run) -> float:
+    stats = loop.driver.instance.get_run_stats(run.run_id)
+    return stats.end_time - stats.start_time
+
+
+def summarize(steps: list[dict]) -> dict:
+    """Time-averaged champion F1 (steps with a champion), cost, and what the gate refused."""
+    scored = [s["champion_f1"] for s in steps if s["champion_f1"] is not None]
+    second_half = [s["champion_f1"] for s in steps[len(steps) // 2 :] if s["champion_f1"]]
+    acted = [s["as_of"] for s in steps if s["retrained"] and s["as_of"] >= INJECTED_STEP]
+    previous, regressions = None, 0
+    for step in steps:
+        if step["champion_changed"] and previous is not None:
+            regressions += step["champion_f1"] < previous - GateConfig.f1_tolerance
+        previous = step["champion_f1"]
+    return {
+        "mean_f1": sum(scored) / len(scored),
+        "mean_f1_second_half": sum(second_half) / len(second_half),
+        "steps_scored": len(scored),
+        "retrainings": sum(s["retrained"] for s in steps),
+        "train_seconds": sum(s["train_seconds"] for s in steps),
+        "promotions": sum(s["champion_changed"] for s in steps),
+        "promotions_refused": sum(s["retrained"] and not s["champion_changed"] for s in steps),
+        "regressions_promoted": regressions,
+        "injected_batch_acted_on": acted[0] if acted else None,
+        "natural_drift_retrainings": sum(
+            any("drift" in rules for rules in s["rules"]) and not s["injected"] for s in steps
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument(
-        "--plot-only", action="store_true", help="redraw the plot from the saved results"
+        "--redraw", action="store_true", help="redraw the plot and the tables from the results"
     )
     args = parser.parse_args()
-    if args.plot_only:
-        save_plot(json.loads((RESULTS / "continual_replay.json").read_text()))
+    if args.redraw:
+        saved = json.loads((RESULTS / "continual_replay.json").read_text())
+        (RESULTS / "continual_replay.md").write_text(replay_markdown(saved))
+        save_plot(saved)
         return
     holdout = prepare_labeled(pd.read_csv(SHIPPED_DATA_DIR / "holdout_2023.csv"))
     started = time.perf_counter()
+    runs = {}
     with tempfile.TemporaryDirectory() as scratch:
         source = write_replay_source(Path(scratch) / "source", set(holdout["id"]))
-        base = Settings.from_env(
-            {"MLPLATFORM_HOME": str(Path(scratch) / "home"), "MLPLATFORM_SOURCE": str(source)}
-        )
-        overrides = {
-            "training_policy": TrainingPolicy(n_trials=args.trials, cv_folds=3),
-            # No cool-down: measure what the detector asks for, month by month.
-            "monitoring_policy": MonitoringPolicy(retraining_cooldown_seconds=0),
-        }
-        loop = ContinualLoop(AutomationDriver(DagsterInstance.ephemeral()))
-        steps, frozen = [], None
-        for as_of in STEPS:
-            settings = Settings.from_env(
-                {
-                    "MLPLATFORM_HOME": str(base.home),
-                    "MLPLATFORM_SOURCE": str(source),
-                    "MLPLATFORM_SOURCE_AS_OF": as_of,
-                }
-            )
-            defs = build_definitions(settings, **overrides)
-            registry = build_model_registry(settings)
-            before = registry.alias_version(CHAMPION)
-            outcome = loop.step(defs)
-            # Until a first model passes the gate's minimum quality, train by hand each step.
-            bootstrap = before is None
-            if bootstrap:
-                loop.bootstrap(defs)
-            after = registry.alias_version(CHAMPION)
-            frozen = frozen or after
-            report = outcome.drift_reports[0] if outcome.drift_reports else {}
-            steps.append(
-                {
-                    "as_of": as_of,
-                    "injected": as_of == INJECTED_STEP,
-                    "new_rows": report.get("new_rows", 0),
-                    "drift": report.get("status", "no_reference"),
-                    "statistics": {t: report.get(f"{t}/statistic") for t in DRIFT_TESTS},
-                    "drifted_tests": [t for t in DRIFT_TESTS if report.get(f"{t}/drifted")],
-                    "retrained": bool(outcome.retraining_runs),
-                    "bootstrap_training": bootstrap,
-                    "champion_changed": after != before,
-                    "champion_version": after,
-                    "champion_f1": champion_f1(registry, holdout, after),
-                    "frozen_f1": champion_f1(registry, holdout, frozen),
-                }
-            )
-            print(
-                json.dumps(
-                    {
-                        k: steps[-1][k]
-                        for k in (
-                            "as_of",
-                            "new_rows",
-                            "drift",
-                            "retrained",
-                            "champion_f1",
-                            "frozen_f1",
-                        )
-                    }
-                ),
-                flush=True,
-            )
-    retrained = [s for s in steps if s["retrained"]]
-    scored = [s for s in steps if s["champion_f1"] is not None]
+        for name, policy in POLICIES.items():
+            print(f"--- {name}", flush=True)
+            home = Path(scratch) / name
+            runs[name] = replay_policy(policy, source, home, holdout, args.trials)
+    frozen = runs["frozen"]
     result = {
         "what": "Made With ML projects replayed by MLPLATFORM_SOURCE_AS_OF, one injected batch",
         "holdout": "holdout_2023.csv (191 rows; its ids withheld from the replayed source)",
         "trials_per_training": args.trials,
         "seconds": time.perf_counter() - started,
-        "injected_drift_retrainings": sum(s["injected"] for s in retrained),
-        "natural_retrainings": sum(not s["injected"] for s in retrained),
-        "champion_never_worse_than_frozen": all(
-            s["champion_f1"] >= s["frozen_f1"] - 1e-9 for s in scored
-        ),
-        "steps": steps,
+        "policy_settings": {name: policy.model_dump() for name, policy in POLICIES.items()},
+        "policies": {name: summarize(steps) for name, steps in runs.items()},
+        "champion_never_worse_than_frozen": {
+            name: all(
+                mine["champion_f1"] >= theirs["champion_f1"] - 1e-9
+                for mine, theirs in zip(steps, frozen, strict=True)
+                if theirs["champion_f1"] is not None
+            )
+            for name, steps in runs.items()
+        },
+        "steps": runs,
+    }
+    platform, oracle = result["policies"]["platform"], result["policies"]["oracle"]
+    result["goals"] = {
+        "f1_vs_oracle": platform["mean_f1"] / oracle["mean_f1"],
+        "retrainings_vs_oracle": platform["retrainings"] / oracle["retrainings"],
     }
     (RESULTS / "continual_replay.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (RESULTS / "continual_replay.md").write_text(timeline_markdown(result))
+    (RESULTS / "continual_replay.md").write_text(replay_markdown(result))
     save_plot(result)
     print(json.dumps({k: v for k, v in result.items() if k != "steps"}, indent=2))
 
 
 def save_plot(result: dict) -> None:
-    """The champion's and the frozen model's holdout F1 at each step, retrainings marked."""
+    """Each policy's champion F1 on the holdout at each step, retrainings marked."""
     from matplotlib.figure import Figure
 
-    steps = result["steps"]
-    labels = [s["as_of"] + (" (injected)" if s["injected"] else "") for s in steps]
-    figure = Figure(figsize=(9, 4))
+    figure = Figure(figsize=(9, 4.5))
     axes = figure.subplots()
-    for key, name, style in (("frozen_f1", "frozen", "--"), ("champion_f1", "platform", "-")):
-        axes.plot(labels, [s[key] for s in steps], style, marker="o", label=name)
-    for index, step in enumerate(steps):
-        if step["retrained"]:
-            axes.axvline(index, color="tab:red", alpha=0.3)
-            axes.text(
-                index,
-                0.5,
-                " drift confirmed: retrained",
-                color="tab:red",
-                transform=axes.get_xaxis_transform(),
-            )
-    axes.set_ylabel("weighted F1 on holdout_2023")
-    axes.set_title("Continual replay: the champion vs the first model frozen")
+    styles = {
+        "frozen": ("--", "tab:gray"),
+        "oracle": (":", "tab:green"),
+        "platform": ("-", "tab:blue"),
+    }
+    for name, steps in result["steps"].items():
+        style, color = styles[name]
+        labels = [s["as_of"] + (" (injected)" if s["injected"] else "") for s in steps]
+        values = [s["champion_f1"] for s in steps]
+        axes.plot(labels, values, style, color=color, label=name)
+        retrained = [i for i, s in enumerate(steps) if s["retrained"]]
+        axes.scatter(
+            [labels[i] for i in retrained], [values[i] for i in retrained], color=color, zorder=3
+        )
+    axes.set_ylabel("champion's weighted F1 on holdout_2023")
+    axes.set_title("Continual replay: three retraining policies (dots: a retraining ran)")
     axes.tick_params(axis="x", rotation=30)
     axes.legend(loc="lower right")
     figure.tight_layout()
     figure.savefig(RESULTS / "continual_replay.png", dpi=100)
 
 
-def timeline_markdown(result: dict) -> str:
+def replay_markdown(result: dict) -> str:
     def number(value: float | None) -> str:
         return "" if value is None else f"{value:.3f}"
 
     lines = [
         "# Continual replay",
         "",
-        f"{result['holdout']}; {result['trials_per_training']} "
-        f"optuna trials per training; {result['seconds']:.0f} s in all.",
+        f"{result['holdout']}; {result['trials_per_training']} optuna trials per training; "
+        f"{result['seconds']:.0f} s in all.",
+        "",
+        "| policy | mean F1 | mean F1, second half | retrainings | training s | promotions "
+        "| refused | regressions promoted | injected batch acted on | natural drift retrainings |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, p in result["policies"].items():
+        lines.append(
+            f"| {name} | {p['mean_f1']:.3f} | {p['mean_f1_second_half']:.3f} | "
+            f"{p['retrainings']} | {p['train_seconds']:.0f} | {p['promotions']} | "
+            f"{p['promotions_refused']} | {p['regressions_promoted']} | "
+            f"{p['injected_batch_acted_on'] or 'never'} | {p['natural_drift_retrainings']} |"
+        )
+    goals = result["goals"]
+    lines += [
+        "",
+        f"Platform vs oracle: {goals['f1_vs_oracle']:.3f} of its mean F1 with "
+        f"{goals['retrainings_vs_oracle']:.2f} of its retrainings. Champion never worse than "
+        f"frozen: {result['champion_never_worse_than_frozen']}.",
+        "",
+        "## Steps",
+        "",
+        "New rows and drift statistics are the platform run's `drift_report`; each policy's "
+        "cell is the rules that fired at that step and its champion's holdout F1 after it.",
         "",
         "| as_of | new rows | drift | "
         + " | ".join(DRIFT_TESTS)
-        + " | retrained | champion changed | champion F1 | frozen F1 |",
-        "|---|---|---|" + "---|" * len(DRIFT_TESTS) + "---|---|---|---|",
+        + " | "
+        + " | ".join(f"{name} (rule, F1)" for name in result["steps"])
+        + " |",
+        "|---|---|---|" + "---|" * (len(DRIFT_TESTS) + len(result["steps"])),
     ]
-    for step in result["steps"]:
+    platform = result["steps"]["platform"]
+    for index, step in enumerate(platform):
         stats = " | ".join(
             f"{number(step['statistics'][t])}{' **drift**' if t in step['drifted_tests'] else ''}"
             for t in DRIFT_TESTS
         )
-        label = step["as_of"] + (" (injected batch)" if step["injected"] else "")
-        retrained = "yes" if step["retrained"] else ""
-        if step["bootstrap_training"]:
-            retrained = "first model " + ("promoted" if step["champion_version"] else "refused")
-        lines.append(
-            f"| {label} | {step['new_rows']} | {step['drift']} | {stats} | {retrained} | "
-            f"{'yes' if step['champion_changed'] else ''} | "
-            f"{number(step['champion_f1'])} | {number(step['frozen_f1'])} |"
+        per_policy = " | ".join(
+            f"{'+'.join(steps[index]['rules']) or '-'}, {number(steps[index]['champion_f1'])}"
+            + (
+                " (refused)"
+                if steps[index]["retrained"] and not steps[index]["champion_changed"]
+                else ""
+            )
+            for steps in result["steps"].values()
         )
-    lines += [
-        "",
-        f"Retrainings on the injected batch: {result['injected_drift_retrainings']}; "
-        f"on natural months: {result['natural_retrainings']}; champion never worse than "
-        f"frozen: {result['champion_never_worse_than_frozen']}.",
-        "",
-    ]
+        label = step["as_of"] + (" (injected batch)" if step["injected"] else "")
+        lines.append(f"| {label} | {step['new_rows']} | {step['drift']} | {stats} | {per_policy} |")
+    lines.append("")
     return "\n".join(lines)
 
 

@@ -1,10 +1,11 @@
 """Mutation testing of the decision modules with mutmut, and the three mutants of issue #14.
 
 1. `mutmut run` mutates the modules listed under `[tool.mutmut]` in pyproject.toml (the gate,
-   drift, evaluation and retraining code, the sensor's reading of a drift_report, the
-   automation condition, the model IO manager) and runs the fast tests there against each
-   mutant. mutmut mutates function bodies only: decorator arguments and module-level constants
-   are covered by the named mutants below and by the definitions snapshot.
+   drift, evaluation, performance and retraining code, the sensor's reading of the monitoring
+   events, the automation condition, the model IO manager) and runs the fast tests there
+   against each mutant. mutmut mutates function bodies only: decorator arguments and
+   module-level constants are covered by the named mutants below and by the definitions
+   snapshot.
 2. Each named mutant (a one-line change that once left the whole suite green) is applied to a
    copy of the project, and the tests that should catch it are run there.
 
@@ -56,11 +57,11 @@ NAMED_MUTANTS = (
         ),
     ),
     NamedMutant(
-        "drift sensor forgets its last trigger time on a no-drift report",
+        "retraining sensor forgets its last trigger time on an event it does not act on",
         "mlplatform/core/retraining.py",
-        "handled = RetrainingCursor(event.storage_id, cursor.triggered_at)",
-        "handled = RetrainingCursor(event.storage_id, None)",
-        ("mlplatform_tests/test_decisions.py",),
+        "        cursor.triggered_at,\n    )",
+        "        None,\n    )",
+        ("mlplatform_tests/test_retraining_policy.py",),
     ),
     NamedMutant(
         "evaluation and promotion re-run on new data alone",

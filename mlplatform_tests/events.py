@@ -15,6 +15,7 @@ from dagster import (
 )
 
 from mlplatform.core.drift import DRIFT, NO_DRIFT
+from mlplatform.core.retraining import PerformanceEvent
 
 
 def report_materialized(instance: DagsterInstance, defs: Definitions, *keys: str) -> None:
@@ -40,17 +41,28 @@ def report_check(instance: DagsterInstance, key: str, passed: bool, name: str = 
 
 def report_drift(instance: DagsterInstance, drifted: bool, timestamp: float | None = None) -> None:
     """A drift_report materialization; `timestamp` sets its event time (default: now)."""
+    status = DRIFT if drifted else NO_DRIFT
+    report_at(instance, "drift_report", {"drift_detected": drifted, "status": status}, timestamp)
+
+
+def report_performance(
+    instance: DagsterInstance, event: PerformanceEvent, timestamp: float | None = None
+) -> None:
+    """A champion_performance materialization carrying `event`'s numbers."""
+    report_at(instance, "champion_performance", event.stored_fields(), timestamp)
+
+
+def report_at(
+    instance: DagsterInstance, key: str, metadata: dict, timestamp: float | None = None
+) -> None:
+    """A materialization of `key` stored with event time `timestamp` (default: now)."""
     from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
     from dagster._core.instance.utils import RUNLESS_JOB_NAME, RUNLESS_RUN_ID
 
-    status = DRIFT if drifted else NO_DRIFT
-    materialization = AssetMaterialization(
-        "drift_report", metadata={"drift_detected": drifted, "status": status}
-    )
     event = DagsterEvent(
         event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
         job_name=RUNLESS_JOB_NAME,
-        event_specific_data=StepMaterializationData(materialization),
+        event_specific_data=StepMaterializationData(AssetMaterialization(key, metadata=metadata)),
     )
     instance.report_dagster_event(event, run_id=RUNLESS_RUN_ID, timestamp=timestamp)
 

@@ -45,7 +45,7 @@ GROUPS = {
     "transformation": ["labeled_projects"],
     "training": ["trained_model"],
     "deployment": ["model_evaluation", "champion_model"],
-    "monitoring": ["drift_report"],
+    "monitoring": ["drift_report", "champion_performance"],
 }
 
 
@@ -59,7 +59,8 @@ def _playwright():
 
 @pytest.fixture(scope="module")
 def platform_home(tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    """An instance with a champion trained until `TRAINED_UNTIL` and a drift report since."""
+    """An instance with a champion trained until `TRAINED_UNTIL`, and its drift report and
+    performance on the rows since."""
     root = tmp_path_factory.mktemp("ui")
     projects = read_table(DEFAULT_SOURCE, PROJECTS)
     projects.loc[0, "title"] = MARKUP_TITLE
@@ -75,7 +76,7 @@ def platform_home(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     as_of = Settings.from_env({**env, "MLPLATFORM_SOURCE_AS_OF": TRAINED_UNTIL})
     assert materialize_all(as_of, instance=instance).success
     assert materialize_all(
-        settings, DATAOPS | AssetSelection.assets("drift_report"), instance
+        settings, DATAOPS | AssetSelection.assets("drift_report", "champion_performance"), instance
     ).success
     instance.dispose()
     return dagster_home, env
@@ -131,6 +132,7 @@ def screenshot(page, name: str) -> None:
 
 
 def test_asset_graph_shows_every_asset_in_its_group(page) -> None:
+    page.set_viewport_size({"width": 1900, "height": 1000})  # the graph only draws what shows
     page.goto("/asset-groups")
     expect(page.locator("foreignObject").first).to_be_attached()
     page.keyboard.press("Alt+e")  # expand all groups
@@ -138,8 +140,11 @@ def test_asset_graph_shows_every_asset_in_its_group(page) -> None:
         header = page.locator("[class*='ExpandedGroupNode_groupNodeHeaderBox']")
         expect(header.filter(has_text=re.compile(rf"^{group}$"))).to_have_count(1)
         for asset in assets:
+            # Long names are shown cut in the middle ("champ…_performance").
+            cut = f"{re.escape(asset[:5])}….*{re.escape(asset[-8:])}"
+            shown = re.compile(rf"^({re.escape(asset)}|{cut})")
             node = page.locator("[class*='AssetNode_assetNodeContainer']")
-            expect(node.filter(has_text=re.compile(rf"^{asset}"))).to_have_count(1)
+            expect(node.filter(has_text=shown)).to_have_count(1)
     screenshot(page, "asset-graph.png")
 
 
@@ -199,6 +204,29 @@ def test_drift_report_shows_its_tests_and_its_plot(page) -> None:
     assert width > 300, "the drift plot did not render as an image"
     page.wait_for_timeout(600)  # the dialog fades in
     plot.screenshot(path=str(SCREENSHOTS / "drift-plot.png"))
+
+
+def test_champion_performance_shows_intervals_rules_and_a_plot(page) -> None:
+    page.goto("/assets/champion_performance")
+    expect(metadata_row(page, "status")).to_contain_text("measured")
+    new_rows = int(metadata_row(page, "new_rows").locator("td").last.inner_text())
+    assert new_rows > 0
+    low, value, high = (
+        float(metadata_row(page, key).locator("td").last.inner_text())
+        for key in ("new_f1_low", "new_f1", "new_f1_high")
+    )
+    assert 0 <= low <= value <= high <= 1
+    rules = metadata_row(page, "rules")
+    for rule in ("decay", "growth"):
+        expect(rules).to_contain_text(rule)
+    rules.scroll_into_view_if_needed()
+    screenshot(page, "champion-performance.png")
+    metadata_row(page, "plot").get_by_text("[Show Markdown]").click()
+    plot = page.get_by_role("dialog").locator("img")
+    width = plot.evaluate("image => image.decode().then(() => image.naturalWidth)")
+    assert width > 300, "the performance plot did not render as an image"
+    page.wait_for_timeout(600)  # the dialog fades in
+    plot.screenshot(path=str(SCREENSHOTS / "performance-plot.png"))
 
 
 def test_materialize_button_launches_a_run_that_succeeds(page, ui) -> None:

@@ -12,15 +12,14 @@ from dagster import (
 from mlplatform.core.drift import DRIFT, NO_DRIFT, NOT_ENOUGH_DATA, drift_profile, measure_drift
 from mlplatform.core.synthetic import drifted_batch
 from mlplatform.definitions import build_definitions
-from mlplatform.defs.monitoring.sensors import drift_retraining_sensor
+from mlplatform.defs.monitoring.sensors import RULES_TAG
 from mlplatform.ingestion_backends.builtin import source_change_sensor
 from mlplatform.resources import build_model_registry
 from mlplatform.resources.notifications import Notifier
-from mlplatform.resources.policies import MonitoringPolicy
+from mlplatform.resources.policies import RetrainingPolicy
 from mlplatform.resources.source import MadeWithMLSource
 from mlplatform_tests.events import (
     report_check,
-    report_drift,
     report_materialized,
     tick_sensor,
 )
@@ -80,37 +79,6 @@ def test_source_sensor_requests_ingestion_only_when_data_changes(tmp_path) -> No
     assert "not reachable" in skipped.skip_message
 
 
-def test_drift_sensor_requests_one_retraining_per_drift_event() -> None:
-    instance = DagsterInstance.ephemeral()
-    resources = {
-        "monitoring_policy": MonitoringPolicy(retraining_cooldown_seconds=0),
-        "notifier": Notifier(),
-    }
-    nothing = tick_sensor(drift_retraining_sensor, instance, None, **resources)
-    assert "no drift_report" in nothing.skip_message
-
-    report_drift(instance, drifted=True)
-    first = tick_sensor(drift_retraining_sensor, instance, None, **resources)
-    assert len(first.run_requests) == 1
-    run_key = first.run_requests[0].run_key
-    assert run_key.startswith("drift-")
-    again = tick_sensor(drift_retraining_sensor, instance, first.cursor, **resources)
-    assert not again.run_requests and "already handled" in again.skip_message
-
-    report_drift(instance, drifted=False)
-    calm = tick_sensor(drift_retraining_sensor, instance, first.cursor, **resources)
-    assert not calm.run_requests and NO_DRIFT in calm.skip_message
-
-    report_drift(instance, drifted=True)
-    second = tick_sensor(drift_retraining_sensor, instance, calm.cursor, **resources)
-    assert len(second.run_requests) == 1 and second.run_requests[0].run_key != run_key
-
-    cooled = {**resources, "monitoring_policy": MonitoringPolicy(retraining_cooldown_seconds=3600)}
-    report_drift(instance, drifted=True)
-    blocked = tick_sensor(drift_retraining_sensor, instance, second.cursor, **cooled)
-    assert not blocked.run_requests and "cool-down" in blocked.skip_message
-
-
 def test_automation_waits_for_parents_and_blocking_checks(settings_for, source_dir) -> None:
     defs = build_definitions(settings_for(source_dir))
     instance = DagsterInstance.ephemeral()
@@ -133,7 +101,9 @@ def test_automation_waits_for_parents_and_blocking_checks(settings_for, source_d
 
 
 @pytest.mark.slow
-def test_injected_drift_leads_to_one_retraining_and_a_gate_decision(settings_for, tmp_path) -> None:
+def test_the_loop_trains_its_first_model_once_then_retrains_on_injected_drift(
+    settings_for, tmp_path
+) -> None:
     from mlplatform.lib.driver import AutomationDriver, ContinualLoop
     from mlplatform_tests.mlops import QUICK_TRAINING
 
@@ -146,20 +116,27 @@ def test_injected_drift_leads_to_one_retraining_and_a_gate_decision(settings_for
         pd.concat([projects, shifted_projects]),
         pd.concat([tags, shifted_tags]),
     )
+    # Growth off: this test isolates the first-training and drift rules.
+    policy = RetrainingPolicy(cooldown_seconds=0, first_training_rows=50, growth_ratio=None)
     with slack_stand_in() as slack:
         overrides = {
             "training_policy": QUICK_TRAINING,
-            "monitoring_policy": MonitoringPolicy(retraining_cooldown_seconds=0),
+            "retraining_policy": policy,
             "notifier": Notifier(slack_webhook_url=slack.url),
         }
         loop = ContinualLoop(AutomationDriver(DagsterInstance.ephemeral()))
+        instance = loop.driver.instance
 
         early_settings = settings_for(source, source_as_of="2020-06-01")
         early = build_definitions(early_settings, **overrides)
         first = loop.step(early)
-        assert first.ingested and not first.retraining_runs  # no champion yet: nothing to compare
-        assert loop.bootstrap(early).success
+        assert first.ingested and len(first.retraining_runs) == 1
+        assert first.retraining_runs[0].dagster_run.tags[RULES_TAG] == "first_training"
         assert build_model_registry(early_settings).alias_version("champion") == "1"
+        idle = loop.step(early)  # the same data, a champion now: nothing to do
+        assert not idle.ingested and not idle.retraining_runs
+        assert idle.retraining_skip.startswith("no rule fired: drift_report ")
+        assert len(instance.fetch_materializations(AssetKey("trained_model"), limit=5).records) == 1
         assert not slack.messages("drift_detected")
 
         later = build_definitions(settings_for(source, source_as_of="2020-09-30"), **overrides)
@@ -167,20 +144,30 @@ def test_injected_drift_leads_to_one_retraining_and_a_gate_decision(settings_for
         assert second.ingested
         verdict = second.drift_reports[0]
         assert verdict["status"] == DRIFT and verdict["text_content/drifted"]
-        assert len(second.retraining_runs) == 1
-        retraining = second.retraining_runs[0]
-        run_key = retraining.dagster_run.tags["dagster/run_key"]
-        assert run_key.startswith("drift-")
+        records = instance.fetch_materializations(AssetKey("champion_performance"), limit=5)
+        measured = next(  # the newest measure of champion v1, before any retraining
+            r.asset_materialization.metadata
+            for r in records.records
+            if getattr(r.asset_materialization.metadata.get("champion_version"), "value", None)
+            == "1"
+        )
+        assert measured["status"].value == "measured" and measured["new_rows"].value >= 100
+        assert 0 <= measured["new_f1_low"].value <= measured["new_f1"].value <= 1
+        assert next(r.dagster_run.tags[RULES_TAG] for r in second.retraining_runs).startswith(
+            "drift"
+        )
+        [retraining] = second.retraining_runs
         gate = [
             e for e in retraining.get_asset_check_evaluations() if e.check_name == "promotion_gate"
         ]
         assert len(gate) == 1  # the gate decided, whichever way
-        assert not loop.driver.tick_sensor(later, "drift_retraining_sensor").runs
+        assert not loop.driver.tick_sensor(later, "retraining_sensor").runs
 
     [drifted] = slack.messages("drift_detected")
     assert drifted.startswith(f"{verdict['new_rows']} new rows drifted from champion v1's ")
     assert "text_content" in drifted
-    storage_id = run_key.removeprefix("drift-")
-    assert slack.messages("retraining_started") == [
-        f"drift_report {storage_id} confirmed drift: retraining requested"
-    ]
+    started = slack.messages("retraining_started")
+    assert len(started) == 2
+    assert started[0].startswith("retraining requested: no champion yet: ")
+    assert started[0].endswith(" labeled training rows >= 50")
+    assert started[1].startswith("retraining requested: drift_report ")

@@ -58,23 +58,16 @@ from mlplatform.core.gate import (
     GateConfig,
     decide,
 )
-from mlplatform.core.retraining import (
-    DriftEvent,
-    RetrainingCursor,
-    decide_retraining,
-)
 from mlplatform.core.scores import ClassScores, ConfusionMatrix, Metrics, SliceScores, TaggerScores
 from mlplatform.core.sources import parse_as_of, tags_visible_as_of, visible_as_of
 from mlplatform.core.training import rows_after, rows_until
 from mlplatform.definitions import build_definitions
 from mlplatform.defs.automation.sensors import notify_on_run_failure
-from mlplatform.defs.monitoring.sensors import drift_retraining_sensor
 from mlplatform.lib.automation import fresh_when_parents_update
 from mlplatform.resources.model_io import MlflowModelIOManager
 from mlplatform.resources.model_registry import TaggerModel
 from mlplatform.resources.notifications import Notifier
-from mlplatform.resources.policies import MonitoringPolicy
-from mlplatform_tests.events import report_check, report_drift, report_materialized, tick_sensor
+from mlplatform_tests.events import report_check, report_materialized
 from mlplatform_tests.fixtures import make_projects_and_tags
 from mlplatform_tests.slack import slack_stand_in
 
@@ -305,90 +298,6 @@ def test_only_the_tags_shifting_is_label_drift_alone(reference_profile) -> None:
     assert result.status == NO_DRIFT
 
 
-# --- retraining: once per drift event, cool-down on event time ------------------------------
-
-HOUR = 3600.0
-
-
-def test_retraining_decision_per_event_and_cool_down() -> None:
-    fresh = RetrainingCursor()
-    first = decide_retraining(DriftEvent(7, 1000.0, True, DRIFT), fresh, HOUR)
-    assert first.retrain is True and first.cursor == RetrainingCursor(7, 1000.0)
-    assert first.reason == "drift_report 7 confirmed drift: retraining requested"
-
-    again = decide_retraining(DriftEvent(7, 1000.0, True, DRIFT), first.cursor, HOUR)
-    assert again.retrain is False and again.cursor == first.cursor
-    assert again.reason == "drift_report 7 already handled"
-
-    calm = decide_retraining(DriftEvent(8, 1500.0, False, NO_DRIFT), first.cursor, HOUR)
-    assert calm.retrain is False and calm.reason == "latest drift_report: no_drift"
-    assert calm.cursor == RetrainingCursor(8, 1000.0)  # the last trigger is remembered
-
-    inside = decide_retraining(DriftEvent(9, 1000.0 + HOUR - 1, True, DRIFT), calm.cursor, HOUR)
-    assert inside.retrain is False and inside.cursor == RetrainingCursor(9, 1000.0)
-    assert inside.reason == (
-        "drift confirmed, but inside the retraining cool-down: 3599 s since the last trigger "
-        "< 3600 s"
-    )
-    at_end = decide_retraining(DriftEvent(10, 1000.0 + HOUR, True, DRIFT), inside.cursor, HOUR)
-    assert at_end.retrain and at_end.cursor == RetrainingCursor(10, 1000.0 + HOUR)
-    # A trigger at time 0 is a trigger: the cool-down still applies.
-    zero = decide_retraining(DriftEvent(2, 10.0, True, DRIFT), RetrainingCursor(1, 0.0), HOUR)
-    assert not zero.retrain
-
-
-def test_retraining_cursor_round_trips_and_starts_empty() -> None:
-    cursor = RetrainingCursor(12, 34.5)
-    assert RetrainingCursor.from_json(cursor.to_json()) == cursor
-    assert RetrainingCursor.from_json(None) == RetrainingCursor(-1, None)
-    assert RetrainingCursor.from_json("") == RetrainingCursor()
-
-
-def _tick(instance: DagsterInstance, cursor: str | None, cooldown: float, notifier: Notifier):
-    policy = MonitoringPolicy(retraining_cooldown_seconds=cooldown)
-    return tick_sensor(
-        drift_retraining_sensor, instance, cursor, monitoring_policy=policy, notifier=notifier
-    )
-
-
-def test_drift_sensor_cool_down_spans_a_calm_report_and_uses_event_time() -> None:
-    instance = DagsterInstance.ephemeral()
-    two_days_ago = pd.Timestamp.now().timestamp() - 2 * 24 * HOUR
-    with slack_stand_in() as slack:
-        notifier = Notifier(slack_webhook_url=slack.url)
-        report_drift(instance, drifted=True, timestamp=two_days_ago)
-        first = _tick(instance, None, HOUR, notifier)
-        assert len(first.run_requests) == 1
-        report_drift(instance, drifted=False, timestamp=two_days_ago + 60)
-        calm = _tick(instance, first.cursor, HOUR, notifier)
-        assert calm.skip_message == "latest drift_report: no_drift"
-        # Two days of wall clock have passed, but only 30 minutes of event time.
-        report_drift(instance, drifted=True, timestamp=two_days_ago + HOUR / 2)
-        inside = _tick(instance, calm.cursor, HOUR, notifier)
-        assert not inside.run_requests and "inside the retraining cool-down" in inside.skip_message
-        report_drift(instance, drifted=True, timestamp=two_days_ago + HOUR)
-        after = _tick(instance, inside.cursor, HOUR, notifier)
-    assert len(after.run_requests) == 1
-    storage_ids = [
-        r.run_requests[0].tags["mlplatform/drift_report_storage_id"] for r in (first, after)
-    ]
-    assert [r.run_requests[0].run_key for r in (first, after)] == [
-        f"drift-{sid}" for sid in storage_ids
-    ]
-    assert slack.messages("retraining_started") == [
-        f"drift_report {sid} confirmed drift: retraining requested" for sid in storage_ids
-    ]
-
-
-def test_a_drift_report_without_a_verdict_is_not_drift() -> None:
-    from dagster import AssetMaterialization
-
-    instance = DagsterInstance.ephemeral()
-    instance.report_runless_asset_event(AssetMaterialization("drift_report"))
-    result = _tick(instance, None, 0, Notifier())
-    assert not result.run_requests and result.skip_message == "latest drift_report: unknown"
-
-
 def test_run_failed_notification_names_the_run_job_and_error() -> None:
     @op
     def breaks() -> None:
@@ -515,6 +424,49 @@ def test_new_data_alone_does_not_rerun_evaluation_or_promotion(settings_for, sou
     assert new_model.get_num_requested(AssetKey("model_evaluation")) == 1
 
 
+def test_performance_is_measured_before_any_champion_and_drift_waits_for_one(
+    settings_for, source_dir
+) -> None:
+    defs = build_definitions(settings_for(source_dir))
+    instance = DagsterInstance.ephemeral()
+    cursor = evaluate_automation_conditions(defs=defs, instance=instance).cursor
+    report_materialized(instance, defs, "projects", "tags", "labeled_projects")
+    result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    assert result.get_num_requested(AssetKey("champion_performance")) == 1
+    assert result.get_num_requested(AssetKey("drift_report")) == 0  # no champion to compare
+
+    report_materialized(instance, defs, "champion_performance")
+    measured = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert measured.get_num_requested(AssetKey("champion_performance")) == 0
+    report_materialized(instance, defs, "champion_model")
+    promoted = evaluate_automation_conditions(defs=defs, instance=instance, cursor=measured.cursor)
+    assert promoted.get_num_requested(AssetKey("champion_performance")) == 1  # a new champion
+
+
+def test_fresh_when_parents_update_runs_without_a_parent_that_may_be_missing() -> None:
+    @asset
+    def data() -> None: ...
+
+    @asset
+    def model() -> None: ...
+
+    @asset(
+        deps=[data, model],
+        automation_condition=fresh_when_parents_update(may_be_missing=["model"]),
+    )
+    def counts() -> None: ...
+
+    @asset(deps=[data, model], automation_condition=fresh_when_parents_update())
+    def scores() -> None: ...
+
+    defs = Definitions(assets=[data, model, counts, scores])
+    instance = DagsterInstance.ephemeral()
+    cursor = evaluate_automation_conditions(defs=defs, instance=instance).cursor
+    report_materialized(instance, defs, "data")
+    result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    assert [result.get_num_requested(AssetKey(k)) for k in ("counts", "scores")] == [1, 0]
+
+
 def test_fresh_when_parents_update_waits_for_checks_and_ignores_what_it_is_told() -> None:
     @asset
     def data() -> None: ...
@@ -560,7 +512,7 @@ def test_every_sensor_and_schedule_starts_as_documented(settings_for, source_dir
     schedules = {s.name: s.default_status for s in defs.schedules}
     assert sensors == {
         "source_change_sensor": DefaultSensorStatus.RUNNING,
-        "drift_retraining_sensor": DefaultSensorStatus.RUNNING,
+        "retraining_sensor": DefaultSensorStatus.RUNNING,
         "automation_sensor": DefaultSensorStatus.RUNNING,
         "notify_on_run_failure": DefaultSensorStatus.RUNNING,
     }

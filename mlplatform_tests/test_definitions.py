@@ -58,6 +58,7 @@ def test_importing_definitions_has_no_side_effects() -> None:
         sorted(
             [
                 "champion_model",
+                "champion_performance",
                 "drift_report",
                 "labeled_projects",
                 "model_evaluation",

@@ -43,6 +43,7 @@ def test_webserver_serves_the_asset_graph(tmp_path: Path) -> None:
         "model_evaluation",
         "champion_model",
         "drift_report",
+        "champion_performance",
     }
     assert nodes["labeled_projects"]["hasAssetChecks"]
     assert data["workspaceOrError"]["locationEntries"][0]["name"] == "mlplatform"

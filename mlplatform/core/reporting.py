@@ -1,4 +1,5 @@
-"""Human-readable views of evaluations: markdown tables, confusion-matrix and drift figures."""
+"""Human-readable views of evaluations: markdown tables; confusion-matrix, drift and
+performance figures."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mlplatform.core.drift import DriftResult
+from mlplatform.core.performance import PerformanceEstimate, PeriodScore
 from mlplatform.core.scores import ConfusionMatrix, TaggerScores
 from mlplatform.core.training import TrainingOutcome
 
@@ -168,5 +170,41 @@ def drift_figure(result: DriftResult):
     )
     axes.set_title(f"{result.status}: {result.new_rows} new vs {result.reference_rows} reference")
     axes.legend(loc="lower right")
+    figure.tight_layout()
+    return figure
+
+
+def performance_figure(
+    months: list[PeriodScore], estimate: PerformanceEstimate, decay_margin: float | None
+):
+    """The champion's F1 per month of new rows, with intervals, against its own test F1."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 3))
+    axes = figure.subplots()
+    values = [m.f1.value for m in months]
+    axes.errorbar(
+        [m.period for m in months],
+        values,
+        yerr=[
+            [m.f1.value - m.f1.low for m in months],
+            [m.f1.high - m.f1.value for m in months],
+        ],
+        fmt="o",
+        capsize=4,
+        label="F1 on new rows, by month of arrival",
+    )
+    if estimate.test_f1 is not None:
+        test = estimate.test_f1
+        axes.axhspan(test.low, test.high, color="tab:green", alpha=0.15)
+        axes.axhline(test.value, color="tab:green", label=f"F1 on its test rows ({test.value:.3f})")
+        if decay_margin is not None:
+            axes.axhline(
+                test.value - decay_margin, color="tab:red", linestyle="--", label="decay margin"
+            )
+    axes.set_ylim(0, 1.05)
+    axes.set_ylabel("weighted F1")
+    axes.set_title(f"{estimate.new_rows} new rows vs {estimate.test_rows} test rows")
+    axes.legend(loc="lower left", fontsize="small")
     figure.tight_layout()
     return figure

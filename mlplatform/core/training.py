@@ -178,11 +178,39 @@ def rows_until(
     test_fraction: float = TEST_FRACTION,
 ) -> pd.DataFrame:
     """The rows a model trained up to `cutoff` learned from (held-out rows excluded)."""
+    return rows_at_cutoff(frame, cutoff, label_config, test_fraction).trained
+
+
+@dataclass(frozen=True)
+class RowsAtCutoff:
+    """Labeled rows as a model with this training cutoff sees them."""
+
+    trained: pd.DataFrame  # outside the holdout ids, up to the cutoff
+    test: pd.DataFrame  # the holdout ids up to the cutoff: the model's own test rows
+    new: pd.DataFrame  # outside the holdout ids, after the cutoff
+
+    @property
+    def training_rows(self) -> int:
+        return len(self.trained) + len(self.new)
+
+
+def rows_at_cutoff(
+    frame: pd.DataFrame,
+    cutoff: str | None,
+    label_config: LabelConfig = LabelConfig(),
+    test_fraction: float = TEST_FRACTION,
+) -> RowsAtCutoff:
+    """Without a cutoff (dates unknown) every row counts as trained on."""
     labeled = prepare_labeled(frame, label_config)
-    seen = ~in_holdout(labeled["id"], test_fraction)
+    held_out = in_holdout(labeled["id"], test_fraction)
+    seen = pd.Series(True, index=labeled.index)
     if cutoff:
-        seen &= pd.to_datetime(labeled["created_on"]) <= pd.Timestamp(cutoff)
-    return labeled[seen].reset_index(drop=True)
+        seen = pd.to_datetime(labeled["created_on"]) <= pd.Timestamp(cutoff)
+
+    def pick(mask: pd.Series) -> pd.DataFrame:
+        return labeled[mask].reset_index(drop=True)
+
+    return RowsAtCutoff(pick(~held_out & seen), pick(held_out & seen), pick(~held_out & ~seen))
 
 
 def rows_after(

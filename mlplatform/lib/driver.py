@@ -94,34 +94,29 @@ class StepOutcome:
     ingested: bool
     drift_reports: list[dict] = field(default_factory=list)
     retraining_runs: list[ExecuteInProcessResult] = field(default_factory=list)
+    retraining_skip: str | None = None
 
 
 @dataclass
 class ContinualLoop:
-    """One pass of the loop per call: new data → automation → drift → retraining → automation."""
+    """One pass of the loop per call: new data → automation (labeled_projects, drift_report,
+    champion_performance) → the retraining sensor → automation."""
 
     driver: AutomationDriver
-
-    def bootstrap(self, defs: Definitions) -> ExecuteInProcessResult:
-        """The first champion: no drift can ask for it, so train once by hand."""
-        result = defs.resolve_job_def("retraining").execute_in_process(
-            instance=self.driver.instance, raise_on_error=False
-        )
-        self.driver.settle_automation(defs)
-        return result
 
     def step(self, defs: Definitions) -> StepOutcome:
         since = self._latest_drift_storage_id()
         self.driver.prime_automation(defs)
         ingestion = self.driver.tick_sensor(defs, "source_change_sensor")
         self.driver.settle_automation(defs)
-        retraining = self.driver.tick_sensor(defs, "drift_retraining_sensor")
+        retraining = self.driver.tick_sensor(defs, "retraining_sensor")
         if retraining.runs:
             self.driver.settle_automation(defs)
         return StepOutcome(
             ingested=bool(ingestion.runs),
             drift_reports=self._drift_reports_after(since),
             retraining_runs=retraining.runs,
+            retraining_skip=retraining.skip_reason,
         )
 
     def _latest_drift_storage_id(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
@@ -13,6 +13,10 @@ from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 from mlplatform.core.drift import DriftTest
 from mlplatform.core.gate import ModelEvaluation
 from mlplatform.core.markdown import literal
+from mlplatform.core.retraining import PerformanceEvent, RetrainingConfig, performance_verdicts
+
+if TYPE_CHECKING:
+    from mlplatform.core.performance import PerformanceEstimate
 
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 60
@@ -77,6 +81,26 @@ def drift_tests_table(tests: Iterable[DriftTest]) -> MetadataValue:
     ]
     kinds = {"test": "string", "statistic": "float", "shifts when": "string", "shifted": "bool"}
     return table_value(rows, kinds)
+
+
+def performance_metadata(
+    event: PerformanceEvent, estimate: PerformanceEstimate | None, config: RetrainingConfig
+) -> dict[str, Any]:
+    """champion_performance's numbers (the sensor reads back `event`'s) and what each
+    retraining rule makes of them."""
+    intervals = {}
+    if estimate is not None:
+        for name in ("new_f1", "test_f1", "change"):
+            if interval := getattr(estimate, name):
+                intervals |= {name: interval.value, f"{name}_low": interval.low}
+                intervals[f"{name}_high"] = interval.high
+        intervals |= {"test_rows": estimate.test_rows, "growth": estimate.growth}
+    verdicts = performance_verdicts(event, config)
+    rules = "\n".join(f"- {text}{' **(fires)**' if fired else ''}" for _, text, fired in verdicts)
+    status = "measured" if event.champion_version else "no_champion"
+    return rounded(
+        {"status": status, **intervals, **event.stored_fields(), "rules": MetadataValue.md(rules)}
+    )
 
 
 def table_value(rows: Iterable[Mapping[str, Any]], kinds: Mapping[str, str]) -> MetadataValue:

@@ -27,6 +27,7 @@ from mlplatform.resources.policies import (
     IngestionPolicy,
     MonitoringPolicy,
     PromotionPolicy,
+    RetrainingPolicy,
     TrainingPolicy,
 )
 from mlplatform.resources.source import MadeWithMLSource
@@ -78,6 +79,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         ),
         "promotion_policy": PromotionPolicy(),
         "monitoring_policy": MonitoringPolicy(),
+        "retraining_policy": RetrainingPolicy(),
     }
 
 

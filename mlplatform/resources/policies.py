@@ -9,6 +9,7 @@ from pydantic import Field
 from mlplatform.core.drift import DriftConfig
 from mlplatform.core.gate import GateConfig
 from mlplatform.core.labels import LabelConfig
+from mlplatform.core.retraining import RetrainingConfig
 from mlplatform.core.splits import TEST_FRACTION
 from mlplatform.core.tuning_config import TuningConfig
 from mlplatform.core.volume import VolumeConfig
@@ -76,7 +77,7 @@ class PromotionPolicy(ConfigurableResource):
 
 
 class MonitoringPolicy(ConfigurableResource):
-    """When new data counts as drift, and how often drift may trigger retraining."""
+    """When new data counts as drift."""
 
     window_days: float | None = 30.0  # compare the newest month of unseen rows
     min_rows: int = DriftConfig.min_rows
@@ -87,7 +88,6 @@ class MonitoringPolicy(ConfigurableResource):
     required_tests: list[str] = Field(default_factory=lambda: list(DriftConfig.required_tests))
     min_drifted_tests: int = DriftConfig.min_drifted_tests
     reference_rows: int | None = DriftConfig.reference_rows
-    retraining_cooldown_seconds: float = 3600.0
 
     def drift_config(self) -> DriftConfig:
         return DriftConfig(
@@ -99,4 +99,28 @@ class MonitoringPolicy(ConfigurableResource):
             required_tests=tuple(self.required_tests),
             min_drifted_tests=self.min_drifted_tests,
             reference_rows=self.reference_rows,
+        )
+
+
+class RetrainingPolicy(ConfigurableResource):
+    """When the retraining sensor asks for a challenger: drift, decay on new rows, data growth,
+    or a first model; at most once per cool-down. A rule set to null never fires."""
+
+    cooldown_seconds: float = RetrainingConfig.cooldown_seconds
+    on_drift: bool = RetrainingConfig.on_drift
+    decay_margin: float | None = RetrainingConfig.decay_margin
+    confidence: float = RetrainingConfig.confidence
+    growth_ratio: float | None = RetrainingConfig.growth_ratio
+    min_new_rows: int = RetrainingConfig.min_new_rows
+    first_training_rows: int | None = RetrainingConfig.first_training_rows
+
+    def retraining_config(self) -> RetrainingConfig:
+        return RetrainingConfig(
+            cooldown_seconds=self.cooldown_seconds,
+            on_drift=self.on_drift,
+            decay_margin=self.decay_margin,
+            confidence=self.confidence,
+            growth_ratio=self.growth_ratio,
+            min_new_rows=self.min_new_rows,
+            first_training_rows=self.first_training_rows,
         )

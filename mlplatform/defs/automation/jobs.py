@@ -1,9 +1,12 @@
-"""The cron fallback's job: ingest, transform and measure drift in one run."""
+"""The cron fallback's job: ingest, transform and measure the champion in one run."""
 
 from dagster import AssetSelection, define_asset_job
 
 refresh_job = define_asset_job(
     "refresh",
-    selection=AssetSelection.assets("projects", "tags", "labeled_projects", "drift_report"),
-    description="Ingest, transform and measure drift in one run (the cron fallback).",
+    selection=AssetSelection.assets(
+        "projects", "tags", "labeled_projects", "drift_report", "champion_performance"
+    ),
+    description="Ingest, transform, measure drift and the champion's performance on new rows "
+    "in one run (the cron fallback).",
 )

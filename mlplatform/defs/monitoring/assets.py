@@ -1,28 +1,42 @@
-"""`drift_report`: rows that arrived after the champion's training cutoff vs its reference."""
+"""Monitoring the champion on rows that arrived after its training cutoff.
 
+`drift_report`: those rows vs its training reference. `champion_performance`: its F1 on them
+(labels land with the data) vs on its own test rows, and how many rows it has not seen.
+"""
+
+from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, asset
 
 from mlplatform.lib.automation import fresh_when_parents_update
-from mlplatform.lib.metadata import drift_tests_table, inline_image, rounded
+from mlplatform.lib.metadata import (
+    drift_tests_table,
+    inline_image,
+    performance_metadata,
+    rounded,
+)
 from mlplatform.lib.ownership import ML_OWNERS
 from mlplatform.resources.mlflow_tracking import MlflowTracking
 from mlplatform.resources.model_registry import CHAMPION, MlflowModelRegistry
 from mlplatform.resources.notifications import Notifier, ReportStore
-from mlplatform.resources.policies import MonitoringPolicy, TrainingPolicy
+from mlplatform.resources.policies import MonitoringPolicy, RetrainingPolicy, TrainingPolicy
 from mlplatform.resources.warehouse import WAREHOUSE_POOL
 
-
-@asset(
+MONITORING_ASSET_OPTIONS = dict(
     group_name="monitoring",
     owners=ML_OWNERS,
     deps=[AssetKey("champion_model")],
     io_manager_key="fs_io_manager",
-    automation_condition=fresh_when_parents_update(),
-    kinds={"evidently"},
     pool=WAREHOUSE_POOL,
+)
+
+
+@asset(
+    **MONITORING_ASSET_OPTIONS,
+    kinds={"evidently"},
+    automation_condition=fresh_when_parents_update(),
 )
 def drift_report(
     context: AssetExecutionContext,
@@ -87,3 +101,64 @@ def drift_report(
             f"{result.new_rows} new rows drifted from champion v{version}'s reference ({drifted})",
         )
     return Output({**result.as_dict(), "champion_version": version}, metadata=metadata)
+
+
+@asset(
+    **MONITORING_ASSET_OPTIONS,
+    kinds={"scikitlearn", "scipy"},
+    # Before the first champion it counts the labeled rows, so the first training starts itself.
+    automation_condition=fresh_when_parents_update(may_be_missing=["champion_model"]),
+)
+def champion_performance(
+    context: AssetExecutionContext,
+    labeled_projects: pd.DataFrame,
+    model_registry: MlflowModelRegistry,
+    training_policy: TrainingPolicy,
+    retraining_policy: RetrainingPolicy,
+) -> Output[dict[str, Any]]:
+    """The champion's F1 on labeled rows after its cutoff vs on its own test rows (bootstrap
+    intervals), and the new rows as a share of those it was trained on."""
+    from mlplatform.core.performance import estimate_performance, monthly_scores
+    from mlplatform.core.reporting import performance_figure
+    from mlplatform.core.retraining import PerformanceEvent
+    from mlplatform.core.text import project_text
+    from mlplatform.core.training import rows_at_cutoff
+
+    policy = retraining_policy.retraining_config()
+    version = model_registry.alias_version(CHAMPION)
+    champion = model_registry.load(version) if version else None
+    cutoff = champion.tags.get("training_cutoff") if champion else None
+    rows = rows_at_cutoff(
+        labeled_projects, cutoff, training_policy.label_config(), training_policy.test_fraction
+    )
+    if champion is None:
+        context.log.info(f"No champion yet: {rows.training_rows} labeled training rows.")
+        event = PerformanceEvent(-1, 0.0, rows.training_rows, len(rows.trained), new_rows=0)
+        metadata = performance_metadata(event, None, policy)
+        return Output(event.stored_fields(), metadata=metadata)
+    new, test = (
+        frame.assign(prediction=champion.tagger.predict(project_text(frame)))
+        for frame in (rows.new, rows.test)
+    )
+    estimate = estimate_performance(new, test, len(rows.trained), policy.confidence)
+    event = PerformanceEvent(
+        -1,
+        0.0,
+        rows.training_rows,
+        estimate.trained_rows,
+        estimate.new_rows,
+        champion_version=version,
+        new_f1=estimate.new_f1.value if estimate.new_f1 else None,
+        test_f1=estimate.test_f1.value if estimate.test_f1 else None,
+        change_high=estimate.change.high if estimate.change else None,
+    )
+    context.log.info(
+        f"champion v{version} (cutoff {cutoff}): {estimate.new_rows} new rows, "
+        f"{estimate.test_rows} test rows; F1 change {estimate.change or 'not measured'}"
+    )
+    metadata = {"training_cutoff": str(cutoff), **performance_metadata(event, estimate, policy)}
+    if estimate.new_rows:
+        months = monthly_scores(new, policy.confidence)
+        figure = performance_figure(months, estimate, policy.decay_margin)
+        metadata["plot"] = inline_image(figure, "F1 on new rows by month")
+    return Output({**event.stored_fields(), **asdict(estimate)}, metadata=metadata)
