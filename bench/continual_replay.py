@@ -30,11 +30,12 @@ import pandas as pd
 from dagster import DagsterInstance
 
 from mlplatform.core.gate import GateConfig
+from mlplatform.core.retraining import DRIFT
 from mlplatform.core.sources import SHIPPED_DATA_DIR
 from mlplatform.core.synthetic import drifted_batch
 from mlplatform.core.training import prepare_labeled, score_tagger
 from mlplatform.definitions import build_definitions
-from mlplatform.defs.monitoring.sensors import REASON_TAG, RULES_TAG
+from mlplatform.defs.monitoring.sensors import REASON_TAG, RULES_SEPARATOR, RULES_TAG
 from mlplatform.lib.driver import AutomationDriver, ContinualLoop
 from mlplatform.resources import build_model_registry
 from mlplatform.resources.model_registry import CHAMPION
@@ -97,7 +98,7 @@ def replay_policy(
         "training_policy": TrainingPolicy(n_trials=trials, cv_folds=3),
         "retraining_policy": policy,
     }
-    steps = []
+    steps, holdout_f1 = [], {}
     for as_of in STEPS:
         settings = Settings.from_env(
             {
@@ -112,6 +113,8 @@ def replay_policy(
         after = registry.alias_version(CHAMPION)
         report = outcome.drift_reports[0] if outcome.drift_reports else {}
         runs = outcome.retraining_runs
+        if after not in holdout_f1:  # a champion stays for many steps: score each version once
+            holdout_f1[after] = champion_f1(registry, holdout, after)
         steps.append(
             {
                 "as_of": as_of,
@@ -127,7 +130,7 @@ def replay_policy(
                 "train_seconds": sum(_run_seconds(loop, run) for run in runs),
                 "champion_changed": after != before,
                 "champion_version": after,
-                "champion_f1": champion_f1(registry, holdout, after),
+                "champion_f1": holdout_f1[after],
             }
         )
         print(json.dumps({k: steps[-1][k] for k in ("as_of", "rules", "champion_f1")}), flush=True)
@@ -142,7 +145,9 @@ def _run_seconds(loop: ContinualLoop, run) -> float:
 def summarize(steps: list[dict]) -> dict:
     """Time-averaged champion F1 (steps with a champion), cost, and what the gate refused."""
     scored = [s["champion_f1"] for s in steps if s["champion_f1"] is not None]
-    second_half = [s["champion_f1"] for s in steps[len(steps) // 2 :] if s["champion_f1"]]
+    second_half = [
+        s["champion_f1"] for s in steps[len(steps) // 2 :] if s["champion_f1"] is not None
+    ]
     acted = [s["as_of"] for s in steps if s["retrained"] and s["as_of"] >= INJECTED_STEP]
     previous, regressions = None, 0
     for step in steps:
@@ -160,7 +165,8 @@ def summarize(steps: list[dict]) -> dict:
         "regressions_promoted": regressions,
         "injected_batch_acted_on": acted[0] if acted else None,
         "natural_drift_retrainings": sum(
-            any("drift" in rules for rules in s["rules"]) and not s["injected"] for s in steps
+            any(DRIFT in rules.split(RULES_SEPARATOR) for rules in s["rules"]) and not s["injected"]
+            for s in steps
         ),
     }
 

@@ -169,6 +169,11 @@ def test_decay_fires_only_when_the_whole_interval_is_below_the_margin() -> None:
     assert not within.retrain and "no decay:" in within.reason
     few_rows = _decide(_performance(new_rows=29, change_high=-0.5, trained_rows=1000))
     assert not few_rows.retrain and "decay: 29 new rows < 30" in few_rows.reason
+    untested = _decide(_performance(new_rows=100, trained_rows=1000, change_high=None))
+    assert untested.retrain is False
+    assert untested.reason.startswith(
+        "no rule fired: decay: not measured (fewer than 2 test rows up to the cutoff); growth: "
+    )
     off = RetrainingConfig(cooldown_seconds=0, decay_margin=None)
     assert not _decide(_performance(change_high=-0.5), config=off).retrain
 

@@ -186,8 +186,10 @@ def _decay_rule(event: PerformanceEvent, config: RetrainingConfig) -> Verdict:
     margin = config.decay_margin
     if margin is None:
         return DECAY, "decay rule off", False
-    if event.change_high is None or event.new_rows < config.min_new_rows:
+    if event.new_rows < config.min_new_rows:
         return DECAY, f"decay: {event.new_rows} new rows < {config.min_new_rows}", False
+    if event.change_high is None:
+        return DECAY, "decay: not measured (fewer than 2 test rows up to the cutoff)", False
     decayed = event.change_high < -margin
     seen = (
         f"v{event.champion_version} F1 {event.new_f1:.3f} on {event.new_rows} new rows vs "

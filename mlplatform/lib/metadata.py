@@ -92,8 +92,8 @@ def performance_metadata(
     if estimate is not None:
         for name in ("new_f1", "test_f1", "change"):
             if interval := getattr(estimate, name):
-                intervals |= {name: interval.value, f"{name}_low": interval.low}
-                intervals[f"{name}_high"] = interval.high
+                low, high = f"{name}_low", f"{name}_high"
+                intervals |= {name: interval.value, low: interval.low, high: interval.high}
         intervals |= {"test_rows": estimate.test_rows, "growth": estimate.growth}
     verdicts = performance_verdicts(event, config)
     rules = "\n".join(f"- {text}{' **(fires)**' if fired else ''}" for _, text, fired in verdicts)

@@ -3,6 +3,8 @@
 Their defaults are the core's config dataclasses' own, so each is stated once.
 """
 
+from dataclasses import fields
+
 from dagster import ConfigurableResource
 from pydantic import Field
 
@@ -115,12 +117,5 @@ class RetrainingPolicy(ConfigurableResource):
     first_training_rows: int | None = RetrainingConfig.first_training_rows
 
     def retraining_config(self) -> RetrainingConfig:
-        return RetrainingConfig(
-            cooldown_seconds=self.cooldown_seconds,
-            on_drift=self.on_drift,
-            decay_margin=self.decay_margin,
-            confidence=self.confidence,
-            growth_ratio=self.growth_ratio,
-            min_new_rows=self.min_new_rows,
-            first_training_rows=self.first_training_rows,
-        )
+        # The resource's fields are the config's, one for one.
+        return RetrainingConfig(**{f.name: getattr(self, f.name) for f in fields(RetrainingConfig)})

@@ -23,6 +23,7 @@ from mlplatform.resources.policies import RetrainingPolicy
 
 DRIFT_REPORT, CHAMPION_PERFORMANCE = AssetKey("drift_report"), AssetKey("champion_performance")
 RULES_TAG, REASON_TAG = "mlplatform/retraining_rules", "mlplatform/retraining_reason"
+RULES_SEPARATOR = "+"  # in the rules tag and the run key: "drift+decay"
 REASON_TAG_CHARS = 1_000  # the run page shows why it was launched; the full text is in the log
 
 
@@ -51,7 +52,7 @@ def retraining_sensor(
         return SensorResult(skip_reason=decision.reason, cursor=cursor.to_json())
     context.log.info(decision.reason)
     notifier.notify("retraining_started", decision.reason)
-    rules = "+".join(decision.rules)
+    rules = RULES_SEPARATOR.join(decision.rules)
     request = RunRequest(
         run_key=f"{rules}-d{cursor.drift_storage_id}-p{cursor.performance_storage_id}",
         tags={
