@@ -1,5 +1,6 @@
 """`mlplatform` command line: predict with the champion, show or roll back the champion,
-summarize what was built, recover from runs that were killed."""
+summarize what was built, recover from runs that were killed, refresh the cached Airbyte
+workspace."""
 
 from __future__ import annotations
 
@@ -34,7 +35,14 @@ def main(argv: list[str] | None = None) -> int:
         "their MLflow runs",
     )
 
+    commands.add_parser(
+        "airbyte-state",
+        help="read the Airbyte workspace from its API into the cached copy definitions load from",
+    )
+
     args = parser.parse_args(argv)
+    if args.command == "airbyte-state":
+        return _refresh_airbyte_state()
     from mlplatform import serving
 
     if args.command == "summary":
@@ -68,6 +76,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mlplatform {args.command}: {error}", file=sys.stderr)
         return 1
     print(json.dumps(result))
+    return 0
+
+
+def _refresh_airbyte_state() -> int:
+    from mlplatform.resources.airbyte import refresh_workspace_state
+    from mlplatform.settings import Settings
+
+    settings = Settings.from_env().airbyte
+    try:
+        data = refresh_workspace_state(settings)
+    except Exception as error:
+        print(f"mlplatform airbyte-state: {error}", file=sys.stderr)
+        return 1
+    connections = sorted(c.name for c in data.connections_by_id.values())
+    print(json.dumps({"state": str(settings.state_path), "connections": connections}))
     return 0
 
 

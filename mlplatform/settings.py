@@ -29,13 +29,17 @@ FLAG_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False,
 OPTUNA_STORAGE_VAR = "MLPLATFORM_OPTUNA_STORAGE"
 CELERY_BROKER_VAR = "MLPLATFORM_CELERY_BROKER"
 CELERY_BACKEND_VAR = "MLPLATFORM_CELERY_BACKEND"
+BIGQUERY_CREDENTIALS_VAR = "MLPLATFORM_BIGQUERY_CREDENTIALS"
+AIRBYTE_CLIENT_ID_VAR = "MLPLATFORM_AIRBYTE_CLIENT_ID"
+AIRBYTE_CLIENT_SECRET_VAR = "MLPLATFORM_AIRBYTE_CLIENT_SECRET"
+AIRBYTE_PASSWORD_VAR = "MLPLATFORM_AIRBYTE_PASSWORD"
 
 # Where `mlflow ui` serves a local store (the README's command); a tracking server is its own UI.
 LOCAL_MLFLOW_UI = "http://127.0.0.1:5000"
 
 EXECUTORS = ("in_process", "multiprocess", "celery")
-WAREHOUSES = ("duckdb",)
-INGESTIONS = ("builtin",)
+WAREHOUSES = ("duckdb", "bigquery")
+INGESTIONS = ("builtin", "airbyte")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,11 @@ class Settings:
     duckdb_path: Path
     warehouse_schema: str
     warehouse_lock_timeout_seconds: float
+    bigquery_project: str | None
+    bigquery_location: str
+    bigquery_credentials: str | None
+    dbt_executable: str | None
+    airbyte: AirbyteSettings
     executor: str
     celery_broker: str | None
     celery_backend: str | None
@@ -80,6 +89,13 @@ class Settings:
             warehouse_lock_timeout_seconds=_number(
                 environ, "MLPLATFORM_WAREHOUSE_LOCK_TIMEOUT", float, 600.0
             ),
+            bigquery_project=environ.get("MLPLATFORM_BIGQUERY_PROJECT")
+            or environ.get("GOOGLE_CLOUD_PROJECT")
+            or None,
+            bigquery_location=environ.get("MLPLATFORM_BIGQUERY_LOCATION") or "US",
+            bigquery_credentials=environ.get(BIGQUERY_CREDENTIALS_VAR) or None,
+            dbt_executable=environ.get("MLPLATFORM_DBT_EXECUTABLE") or None,
+            airbyte=AirbyteSettings.from_env(environ, home),
             executor=_choice(environ, "MLPLATFORM_EXECUTOR", EXECUTORS),
             celery_broker=environ.get(CELERY_BROKER_VAR) or None,
             celery_backend=environ.get(CELERY_BACKEND_VAR) or None,
@@ -96,6 +112,50 @@ class Settings:
             tuning_workers=_number(environ, "MLPLATFORM_TUNING_WORKERS", int, TuningConfig.workers),
             seed=_number(environ, "MLPLATFORM_SEED", int, TuningConfig.seed),
             slack_webhook_url=environ.get(SLACK_WEBHOOK_VAR) or None,
+        )
+
+
+@dataclass(frozen=True)
+class AirbyteSettings:
+    """Where the Airbyte that lands `projects` and `tags` runs (`MLPLATFORM_INGESTION=airbyte`).
+
+    Self-managed Airbyte takes both API URLs; `cloud` uses Airbyte Cloud's fixed URLs. Either a
+    client id and secret or (self-managed only) a username and password authenticate.
+    """
+
+    cloud: bool
+    rest_api_url: str
+    configuration_api_url: str
+    workspace_id: str | None
+    connection: str
+    client_id: str | None
+    client_secret: str | None
+    username: str | None
+    password: str | None
+    state_path: Path
+    sync_interval_seconds: int
+    poll_interval_seconds: float
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], home: Path) -> AirbyteSettings:
+        server = (environ.get("MLPLATFORM_AIRBYTE_URL") or "http://localhost:8000").rstrip("/")
+        return cls(
+            cloud=_flag(environ, "MLPLATFORM_AIRBYTE_CLOUD"),
+            rest_api_url=environ.get("MLPLATFORM_AIRBYTE_REST_API_URL")
+            or f"{server}/api/public/v1",
+            configuration_api_url=environ.get("MLPLATFORM_AIRBYTE_CONFIGURATION_API_URL")
+            or f"{server}/api/v1",
+            workspace_id=environ.get("MLPLATFORM_AIRBYTE_WORKSPACE_ID") or None,
+            connection=environ.get("MLPLATFORM_AIRBYTE_CONNECTION") or "madewithml",
+            client_id=environ.get(AIRBYTE_CLIENT_ID_VAR) or None,
+            client_secret=environ.get(AIRBYTE_CLIENT_SECRET_VAR) or None,
+            username=environ.get("MLPLATFORM_AIRBYTE_USERNAME") or None,
+            password=environ.get(AIRBYTE_PASSWORD_VAR) or None,
+            state_path=_absolute(
+                environ.get("MLPLATFORM_AIRBYTE_STATE", home / "airbyte_workspace.json")
+            ),
+            sync_interval_seconds=_number(environ, "MLPLATFORM_AIRBYTE_SYNC_INTERVAL", int, 3600),
+            poll_interval_seconds=_number(environ, "MLPLATFORM_AIRBYTE_POLL_INTERVAL", float, 10.0),
         )
 
 

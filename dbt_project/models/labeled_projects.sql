@@ -6,6 +6,6 @@ select
     projects.title,
     projects.description,
     tags.tag
-from {{ source('madewithml', 'projects') }} as projects
-left join {{ source('madewithml', 'tags') }} as tags
+from {{ ref('stg_projects') }} as projects
+left join {{ ref('stg_tags') }} as tags
     on projects.id = tags.id

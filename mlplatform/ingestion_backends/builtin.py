@@ -35,6 +35,7 @@ from mlplatform.core.sources import SourceError, data_fingerprint
 from mlplatform.core.validation import SuiteOutcome
 from mlplatform.core.volume import VolumeVerdict, check_volume
 from mlplatform.defs.ingestion.jobs import ingestion_job
+from mlplatform.ingestion_backends import RAW_TABLES
 from mlplatform.lib.checks import (
     gx_check_spec,
     suite_check_result,
@@ -51,10 +52,6 @@ from mlplatform.resources.warehouse import WAREHOUSE_POOL, WAREHOUSE_TABLE_TAG, 
 SOURCE_RETRY_POLICY = RetryPolicy(
     max_retries=3, delay=1, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
 )
-RAW_TABLES = {
-    "projects": "Made With ML projects: id, created_on, title, description.",
-    "tags": "The tag of each project: id, tag.",
-}
 
 
 def raw_table_out(name: str) -> AssetOut:

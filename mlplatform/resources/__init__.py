@@ -33,6 +33,7 @@ from mlplatform.resources.policies import (
 from mlplatform.resources.source import MadeWithMLSource
 from mlplatform.resources.warehouse import Warehouse
 from mlplatform.settings import (
+    BIGQUERY_CREDENTIALS_VAR,
     GX_PROJECT_DIR,
     OPTUNA_STORAGE_VAR,
     SLACK_WEBHOOK_VAR,
@@ -40,12 +41,35 @@ from mlplatform.settings import (
     Settings,
 )
 
-WAREHOUSES: dict[str, Callable[[Settings], Warehouse]] = {
-    "duckdb": lambda settings: DuckDBWarehouse(
+
+def _duckdb_warehouse(settings: Settings) -> Warehouse:
+    return DuckDBWarehouse(
         database=str(settings.duckdb_path),
         schema_name=settings.warehouse_schema,
         lock_timeout_seconds=settings.warehouse_lock_timeout_seconds,
-    ),
+    )
+
+
+def _bigquery_warehouse(settings: Settings) -> Warehouse:
+    # Imported here: google-cloud-bigquery takes seconds to import, and DuckDB users never need it.
+    from mlplatform.resources.bigquery_warehouse import BigQueryWarehouse
+
+    if not settings.bigquery_project:
+        raise ValueError(
+            "MLPLATFORM_WAREHOUSE=bigquery needs a project: set MLPLATFORM_BIGQUERY_PROJECT "
+            "(or GOOGLE_CLOUD_PROJECT)"
+        )
+    return BigQueryWarehouse(
+        project=settings.bigquery_project,
+        location=settings.bigquery_location,
+        schema_name=settings.warehouse_schema,
+        gcp_credentials=as_env_var(BIGQUERY_CREDENTIALS_VAR, settings.bigquery_credentials),
+    )
+
+
+WAREHOUSES: dict[str, Callable[[Settings], Warehouse]] = {
+    "duckdb": _duckdb_warehouse,
+    "bigquery": _bigquery_warehouse,
 }
 
 
@@ -57,7 +81,9 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "warehouse": warehouse,
         "io_manager": warehouse.io_manager(),
         "dbt": DbtCliResource(
-            project_dir=dbt_project, target=warehouse.dbt_target, dbt_executable=_dbt_executable()
+            project_dir=dbt_project,
+            target=warehouse.dbt_target,
+            dbt_executable=settings.dbt_executable or _dbt_executable(),
         ),
         "source": MadeWithMLSource(location=settings.source, as_of=settings.source_as_of),
         "great_expectations": GreatExpectationsResource(project_dir=str(GX_PROJECT_DIR)),
@@ -68,19 +94,33 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "fs_io_manager": FilesystemIOManager(base_dir=str(settings.home / "storage")),
         "reports": ReportStore(directory=str(settings.home / "reports")),
         "notifier": Notifier(
-            slack_webhook_url=_as_env_var(SLACK_WEBHOOK_VAR, settings.slack_webhook_url)
+            slack_webhook_url=as_env_var(SLACK_WEBHOOK_VAR, settings.slack_webhook_url)
         ),
         "training_policy": TrainingPolicy(
             n_trials=settings.tuning_trials,
             timeout_seconds=settings.tuning_timeout_seconds,
             tuning_workers=settings.tuning_workers,
             seed=settings.seed,
-            optuna_storage=_as_env_var(OPTUNA_STORAGE_VAR, settings.optuna_storage),
+            optuna_storage=as_env_var(OPTUNA_STORAGE_VAR, settings.optuna_storage),
         ),
         "promotion_policy": PromotionPolicy(),
         "monitoring_policy": MonitoringPolicy(),
         "retraining_policy": RetrainingPolicy(),
+        **INGESTION_RESOURCES[settings.ingestion](settings),
     }
+
+
+def _airbyte_resources(settings: Settings) -> dict[str, Any]:
+    from mlplatform.resources.airbyte import build_airbyte_workspace
+
+    return {"airbyte": build_airbyte_workspace(settings.airbyte, secrets_as_env_vars=True)}
+
+
+# What each ingestion backend needs beside the shared resources.
+INGESTION_RESOURCES: dict[str, Callable[[Settings], dict[str, Any]]] = {
+    "builtin": lambda settings: {},
+    "airbyte": _airbyte_resources,
+}
 
 
 def build_warehouse(settings: Settings) -> Warehouse:
@@ -94,14 +134,14 @@ def build_model_registry(
     is used as a plain value."""
     uri = settings.mlflow_tracking_uri
     tracking = MlflowTracking(
-        tracking_uri=_as_env_var(TRACKING_URI_VAR, uri) if secrets_as_env_vars else uri,
+        tracking_uri=as_env_var(TRACKING_URI_VAR, uri) if secrets_as_env_vars else uri,
         artifact_location=settings.mlflow_artifact_location,
         ui_url=settings.mlflow_ui_url,
     )
     return MlflowModelRegistry(tracking=tracking)
 
 
-def _as_env_var(name: str, value: Any) -> Any:
+def as_env_var(name: str, value: Any) -> Any:
     """A value the environment variable `name` set reaches the resource as `EnvVar(name)`.
 
     URLs may hold credentials: as an EnvVar the resource's config in the UI shows the variable's

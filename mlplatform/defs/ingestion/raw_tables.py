@@ -7,7 +7,18 @@ import dagster as dg
 from mlplatform.ingestion_backends.builtin import builtin_ingestion
 from mlplatform.settings import active_settings
 
-INGESTION_BACKENDS: dict[str, Callable[[], dg.Definitions]] = {"builtin": builtin_ingestion}
+
+def airbyte_ingestion() -> dg.Definitions:
+    # Imported here: dagster-airbyte is only needed when Airbyte lands the tables.
+    from mlplatform.ingestion_backends.airbyte import airbyte_ingestion
+
+    return airbyte_ingestion()
+
+
+INGESTION_BACKENDS: dict[str, Callable[[], dg.Definitions]] = {
+    "builtin": builtin_ingestion,
+    "airbyte": airbyte_ingestion,
+}
 
 
 @dg.definitions

@@ -1,0 +1,96 @@
+"""The Airbyte workspace (dagster-airbyte) and the cached copy of its state.
+
+dagster-airbyte reads the workspace's connections and streams from the Airbyte API to build asset
+specs. The platform keeps the last good answer in a file (`MLPLATFORM_AIRBYTE_STATE`), like the
+dbt manifest: definitions are built from that file, so the code location loads, and runs start,
+while the Airbyte API is down. `mlplatform airbyte-state` (or a first load with no file) asks the
+API again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import deserialize_value, serialize_value
+from dagster_airbyte import AirbyteCloudWorkspace, AirbyteWorkspace
+from dagster_airbyte.translator import AirbyteWorkspaceData
+
+from mlplatform.resources import as_env_var
+from mlplatform.settings import (
+    AIRBYTE_CLIENT_ID_VAR,
+    AIRBYTE_CLIENT_SECRET_VAR,
+    AIRBYTE_PASSWORD_VAR,
+    AirbyteSettings,
+)
+
+
+class AirbyteStateError(RuntimeError):
+    """The workspace could not be read from the API and no cached copy exists."""
+
+
+@dataclass(frozen=True)
+class WorkspaceState:
+    data: AirbyteWorkspaceData
+    fetched: bool  # False: read from the cache file
+
+
+def build_airbyte_workspace(
+    settings: AirbyteSettings, secrets_as_env_vars: bool = False
+) -> AirbyteWorkspace | AirbyteCloudWorkspace:
+    if not settings.workspace_id:
+        raise ValueError("MLPLATFORM_INGESTION=airbyte needs MLPLATFORM_AIRBYTE_WORKSPACE_ID")
+
+    def secret(name: str, value: str | None):
+        return as_env_var(name, value) if secrets_as_env_vars else value
+
+    client_id = secret(AIRBYTE_CLIENT_ID_VAR, settings.client_id)
+    client_secret = secret(AIRBYTE_CLIENT_SECRET_VAR, settings.client_secret)
+    if settings.cloud:
+        return AirbyteCloudWorkspace(
+            workspace_id=settings.workspace_id,
+            client_id=client_id,
+            client_secret=client_secret,
+            poll_interval=settings.poll_interval_seconds,
+        )
+    return AirbyteWorkspace(
+        rest_api_base_url=settings.rest_api_url,
+        configuration_api_base_url=settings.configuration_api_url,
+        workspace_id=settings.workspace_id,
+        client_id=client_id,
+        client_secret=client_secret,
+        username=settings.username,
+        password=secret(AIRBYTE_PASSWORD_VAR, settings.password),
+        poll_interval=settings.poll_interval_seconds,
+    )
+
+
+def refresh_workspace_state(settings: AirbyteSettings) -> AirbyteWorkspaceData:
+    """Ask the Airbyte API for the workspace and replace the cached copy with the answer."""
+    # Once, without dagster-airbyte's retries: a code location waits on this while it loads.
+    workspace = build_airbyte_workspace(settings).model_copy(update={"request_max_retries": 0})
+    data = workspace.fetch_airbyte_workspace_data()
+    path = settings.state_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(serialize_value(data))
+    temporary.replace(path)  # a reader never sees half a file
+    return data
+
+
+def workspace_state(settings: AirbyteSettings) -> WorkspaceState:
+    """The cached workspace; the API is asked only when there is no cache yet."""
+    if settings.state_path.exists():
+        return WorkspaceState(read_cached_state(settings.state_path), fetched=False)
+    try:
+        return WorkspaceState(refresh_workspace_state(settings), fetched=True)
+    except Exception as error:
+        raise AirbyteStateError(
+            f"the Airbyte workspace {settings.workspace_id} could not be read from "
+            f"{settings.rest_api_url} and no cached copy exists at {settings.state_path}: "
+            f"{error}"
+        ) from error
+
+
+def read_cached_state(path: Path) -> AirbyteWorkspaceData:
+    return deserialize_value(path.read_text(), AirbyteWorkspaceData)
