@@ -137,6 +137,15 @@ def test_code_location_loads_without_airbyte_and_says_why(tmp_path: Path):
     assert "Airbyte is not available" in failure.message and "127.0.0.1:9" in failure.message
 
 
+def test_a_damaged_cached_workspace_is_named_with_the_way_out(tmp_path: Path):
+    state = tmp_path / "airbyte_workspace.json"
+    state.write_text('{"truncated')
+    settings = airbyte_settings(tmp_path, None, state_path=state)
+    node = build_definitions(settings).resolve_asset_graph().get(AssetKey("projects"))
+    assert f"the cached Airbyte workspace {state} cannot be read" in node.description
+    assert "mlplatform airbyte-state" in node.description
+
+
 def test_cached_workspace_serves_while_airbyte_is_down(tmp_path: Path, standin: AirbyteStandin):
     state = tmp_path / "airbyte_workspace.json"
     refresh_workspace_state(airbyte_settings(tmp_path, standin, state_path=state).airbyte)

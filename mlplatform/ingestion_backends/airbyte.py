@@ -218,6 +218,8 @@ def airbyte_sync_sensor(settings: AirbyteSettings):
 def running_sync_jobs(airbyte: BaseAirbyteWorkspace, connection_name: str) -> list[int]:
     """Ids of the connection's unfinished jobs, as Airbyte reports them now."""
     client = airbyte.get_client()
-    connection = next(c for c in client.get_connections() if c.get("name") == connection_name)
-    jobs = client.get_jobs_for_connection(connection["connectionId"])
+    ids = [c["connectionId"] for c in client.get_connections() if c.get("name") == connection_name]
+    if not ids:
+        raise LookupError(f"the Airbyte workspace has no connection named {connection_name!r}")
+    jobs = client.get_jobs_for_connection(ids[0])
     return [job.id for job in jobs if job.status in UNFINISHED]

@@ -93,4 +93,10 @@ def workspace_state(settings: AirbyteSettings) -> WorkspaceState:
 
 
 def read_cached_state(path: Path) -> AirbyteWorkspaceData:
-    return deserialize_value(path.read_text(), AirbyteWorkspaceData)
+    try:
+        return deserialize_value(path.read_text(), AirbyteWorkspaceData)
+    except Exception as error:
+        raise AirbyteStateError(
+            f"the cached Airbyte workspace {path} cannot be read ({error}): run "
+            "`uv run mlplatform airbyte-state` to read it again from the API"
+        ) from error
