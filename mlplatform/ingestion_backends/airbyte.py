@@ -80,15 +80,19 @@ class RawTableTranslator(DagsterAirbyteTranslator):
 def airbyte_ingestion() -> Definitions:
     settings = active_settings().airbyte
     try:
-        specs = raw_table_specs(workspace_state(settings).data, settings.connection)
+        state = workspace_state(settings)
+        connection = find_connection(state, settings.connection)
+        specs = raw_table_specs(state, connection)
     except AirbyteStateError as error:
         return Definitions(assets=[unavailable_raw_tables(str(error))])
-    return Definitions(assets=[airbyte_sync_assets(specs)], sensors=[airbyte_sync_sensor(settings)])
+    return Definitions(
+        assets=[airbyte_sync_assets(specs)],
+        sensors=[airbyte_sync_sensor(settings, connection.id)],
+    )
 
 
-def raw_table_specs(state: AirbyteWorkspaceData, connection_name: str) -> list[AssetSpec]:
+def raw_table_specs(state: AirbyteWorkspaceData, connection: AirbyteConnection) -> list[AssetSpec]:
     """The specs of the connection's `projects` and `tags` streams."""
-    connection = find_connection(state, connection_name)
     translator = RawTableTranslator()
     specs = [
         translator.get_asset_spec(props).merge_attributes(
@@ -100,7 +104,7 @@ def raw_table_specs(state: AirbyteWorkspaceData, connection_name: str) -> list[A
     missing = sorted(set(RAW_TABLES) - {spec.key.path[-1] for spec in specs})
     if missing:
         raise AirbyteStateError(
-            f"the Airbyte connection {connection_name!r} syncs no stream named {missing} "
+            f"the Airbyte connection {connection.name!r} syncs no stream named {missing} "
             f"(it syncs {sorted(connection.streams)})"
         )
     return specs
@@ -131,17 +135,20 @@ def airbyte_sync_assets(specs: list[AssetSpec]):
         great_expectations: GreatExpectationsResource,
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
         """One Airbyte sync, then each landed table's profile and GX suite."""
-        for result in airbyte.sync_and_poll(context=context):
-            table = result.asset_key.path[-1]
+        for event in airbyte.sync_and_poll(context=context):
+            # Other streams of the connection come as plain AssetMaterializations: pass them on.
+            if not isinstance(event, MaterializeResult):
+                yield event
+                continue
+            table = event.asset_key.path[-1]
             profile = warehouse.profile_table(table, PREVIEW_ROWS)
             yield MaterializeResult(
-                asset_key=result.asset_key,
+                asset_key=event.asset_key,
                 metadata={
-                    **result.metadata,
+                    **event.metadata,
                     **table_metadata(profile.row_count, profile.columns, profile.preview),
                 },
             )
-        for table in RAW_TABLES:
             landed = without_airbyte_columns(warehouse.read_table(table))
             yield suite_check_result(great_expectations.validate(landed, table))
 
@@ -181,7 +188,8 @@ def unavailable_raw_tables(reason: str):
     return airbyte_sync
 
 
-def airbyte_sync_sensor(settings: AirbyteSettings):
+def airbyte_sync_sensor(settings: AirbyteSettings, connection_id: str):
+    """Syncs once per window; `connection_id` is the connection the assets were built from."""
     interval = settings.sync_interval_seconds
 
     @sensor(
@@ -199,9 +207,10 @@ def airbyte_sync_sensor(settings: AirbyteSettings):
         if context.cursor == window:
             return SkipReason(f"already synced in this {interval} s window")
         try:
-            running = running_sync_jobs(airbyte, settings.connection)
+            jobs = airbyte.get_client().get_jobs_for_connection(connection_id)
         except Exception as error:
             return SkipReason(f"Airbyte API not reachable, will look again: {error}")
+        running = [job.id for job in jobs if job.status in UNFINISHED]
         if running:
             return SkipReason(
                 f"Airbyte is already syncing {settings.connection!r} (job {running[0]}): "
@@ -213,13 +222,3 @@ def airbyte_sync_sensor(settings: AirbyteSettings):
         )
 
     return _sensor
-
-
-def running_sync_jobs(airbyte: BaseAirbyteWorkspace, connection_name: str) -> list[int]:
-    """Ids of the connection's unfinished jobs, as Airbyte reports them now."""
-    client = airbyte.get_client()
-    ids = [c["connectionId"] for c in client.get_connections() if c.get("name") == connection_name]
-    if not ids:
-        raise LookupError(f"the Airbyte workspace has no connection named {connection_name!r}")
-    jobs = client.get_jobs_for_connection(ids[0])
-    return [job.id for job in jobs if job.status in UNFINISHED]

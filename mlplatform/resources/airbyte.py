@@ -9,7 +9,6 @@ API again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from dagster import deserialize_value, serialize_value
@@ -26,13 +25,8 @@ from mlplatform.settings import (
 
 
 class AirbyteStateError(RuntimeError):
-    """The workspace could not be read from the API and no cached copy exists."""
-
-
-@dataclass(frozen=True)
-class WorkspaceState:
-    data: AirbyteWorkspaceData
-    fetched: bool  # False: read from the cache file
+    """The workspace cannot be read (no API and no cache, a damaged cache), or lacks the
+    connection or streams the platform needs."""
 
 
 def build_airbyte_workspace(
@@ -78,12 +72,12 @@ def refresh_workspace_state(settings: AirbyteSettings) -> AirbyteWorkspaceData:
     return data
 
 
-def workspace_state(settings: AirbyteSettings) -> WorkspaceState:
+def workspace_state(settings: AirbyteSettings) -> AirbyteWorkspaceData:
     """The cached workspace; the API is asked only when there is no cache yet."""
     if settings.state_path.exists():
-        return WorkspaceState(read_cached_state(settings.state_path), fetched=False)
+        return read_cached_state(settings.state_path)
     try:
-        return WorkspaceState(refresh_workspace_state(settings), fetched=True)
+        return refresh_workspace_state(settings)
     except Exception as error:
         raise AirbyteStateError(
             f"the Airbyte workspace {settings.workspace_id} could not be read from "

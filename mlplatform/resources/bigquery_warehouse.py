@@ -72,20 +72,23 @@ class BigQueryWarehouse(Warehouse):
                 client.get_table(self._table_id(table))
             except NotFound:
                 return None
-        return int(self._query(f"select count(*) as n from {self._relation(table)}")["n"].iloc[0])
+        return self._count(table)
 
     def profile_table(self, table: str, preview_rows: int) -> TableProfile:
         with self._client() as client:
             schema = client.get_table(self._table_id(table)).schema
         columns = tuple((field.name.lower(), field.field_type) for field in schema)
         return TableProfile(
-            row_count=self.row_count(table) or 0,
+            row_count=self._count(table),
             columns=columns,
             preview=self._query(f"select * from {self._relation(table)} limit {preview_rows}"),
         )
 
     def read_table(self, table: str) -> pd.DataFrame:
         return self._query(f"select * from {self._relation(table)}")
+
+    def _count(self, table: str) -> int:
+        return int(self._query(f"select count(*) as n from {self._relation(table)}")["n"].iloc[0])
 
     def _table_id(self, table: str, staged: bool = False) -> str:
         return f"{self.project}.{self.staging_schema if staged else self.schema_name}.{table}"
