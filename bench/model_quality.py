@@ -8,7 +8,9 @@
 Tuning sees only the training rows (folds and the precision threshold come from them); the rows
 scored are touched once per seed and model. "tuned" is the platform's `train_tagger` with its
 defaults; "tuned_stratified" the same with shuffled folds (`time_aware=False`), to show what
-time-aware selection changes. Writes bench/results/model_quality.{json,md}.
+time-aware selection changes; "tuned_tfidf_only" the same without sentence embeddings
+(`embeddings=False`), the platform's model before them. Writes
+bench/results/model_quality.{json,md}.
 
     uv run python bench/model_quality.py [--seeds 0 1 2] [--views temporal holdout]
 """
@@ -41,7 +43,11 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 ANCHORS = {"bert_finetuned": 0.905, "gpt4_few_shot": 0.930, "course_tfidf_sgd": [0.874, 0.906]}
 CUTS = ("2020-05-01", "2020-06-01", "2020-07-01", "2020-08-01")
-TUNED = {"tuned": TuningConfig(), "tuned_stratified": TuningConfig(time_aware=False)}
+TUNED = {
+    "tuned": TuningConfig(),
+    "tuned_stratified": TuningConfig(time_aware=False),
+    "tuned_tfidf_only": TuningConfig(embeddings=False),
+}
 
 
 def baselines(seed: int) -> dict[str, Pipeline]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -279,7 +280,11 @@ def main() -> None:
     if args.one:
         kind, work = args.one[0], Path(args.one[1])
         run = run_platform if kind == "platform" else run_plain
-        print(json.dumps(run(work / "source", work / f"{kind}-home")))
+        home = work / f"{kind}-home"
+        # A home left by an earlier run would resume its optuna study (same data, same name) and
+        # skip the tuning being measured.
+        shutil.rmtree(home, ignore_errors=True)
+        print(json.dumps(run(work / "source", home)))
         return
 
     results = {}

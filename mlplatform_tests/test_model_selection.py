@@ -1,15 +1,18 @@
 """Time-aware model selection: forward-chaining folds, the newest rows for validation, and a
 tuned configuration that must beat the default beyond noise."""
 
+from dataclasses import replace
+
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
+from sklearn.pipeline import FeatureUnion
 
 from mlplatform.core.model import DEFAULT_PARAMS
 from mlplatform.core.splits import forward_chaining_folds, in_holdout, split_dataset
 from mlplatform.core.text import project_text
-from mlplatform.core.training import train_tagger
+from mlplatform.core.training import prepare_labeled, train_tagger
 from mlplatform.core.tuning import chosen_trial, tune, validation_folds
 from mlplatform.core.tuning_config import TuningConfig
 from mlplatform_tests.fixtures import make_projects_and_tags
@@ -130,3 +133,16 @@ def test_training_selects_on_newer_rows_where_the_data_has_dates(labeled) -> Non
     assert outcome.tuning.folds == "forward-chaining"
     undated = train_tagger(labeled.drop(columns="created_on"), TuningConfig(n_trials=3, cv_folds=3))
     assert undated.tuning.folds == "stratified"
+
+
+def test_sentence_embeddings_leave_the_search_above_their_row_bound(labeled) -> None:
+    rows = len(prepare_labeled(labeled))
+    above = TuningConfig(n_trials=3, cv_folds=3, embedding_max_rows=rows - 1)
+    outcome = train_tagger(labeled, above)
+    assert outcome.tuning.chosen_params["embeddings"] is False
+    assert all("embeddings" not in trial.params for trial in outcome.tuning.trials)
+    assert not isinstance(outcome.tagger.estimator.named_steps["features"], FeatureUnion)
+    at_bound = train_tagger(labeled, replace(above, embedding_max_rows=rows))
+    assert at_bound.tuning.trials[0].params["embeddings"] is True  # the default has them
+    if at_bound.tuning.kept_default:
+        assert isinstance(at_bound.tagger.estimator.named_steps["features"], FeatureUnion)

@@ -100,4 +100,4 @@ def stratified_sample(
         rows.sample(max(1, round(len(rows) * share)), random_state=seed).index
         for _, rows in frame.groupby(label)
     ]
-    return frame[frame.index.isin(pd.Index([]).append(picked))]
+    return frame[frame.index.isin(np.concatenate([index.to_numpy() for index in picked]))]

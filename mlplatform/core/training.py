@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -91,6 +91,7 @@ def train_tagger(
     than those fitted: forward-chaining folds for tuning, the newest rows for the threshold.
     """
     labeled = prepare_labeled(frame, label_config)
+    tuning_config = with_embedding_bound(tuning_config, len(labeled))
     splits = split_dataset(
         labeled,
         test_fraction=test_fraction,
@@ -139,6 +140,14 @@ def train_tagger(
         tuning_seconds=tuning_seconds,
         fit_seconds=fit_seconds,
     )
+
+
+def with_embedding_bound(config: TuningConfig, rows: int) -> TuningConfig:
+    """`config` without sentence embeddings when `rows` exceed its `embedding_max_rows`."""
+    bound = config.embedding_max_rows
+    if config.embeddings and bound is not None and rows > bound:
+        return replace(config, embeddings=False)
+    return config
 
 
 def score_tagger(tagger: Tagger, frame: pd.DataFrame) -> TaggerScores:

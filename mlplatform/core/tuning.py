@@ -20,6 +20,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
+from mlplatform.core.embeddings import sentence_encoder
 from mlplatform.core.model import CALIBRATION_FOLDS, DEFAULT_PARAMS, build_pipeline
 from mlplatform.core.splits import VALIDATED_SHARE, forward_chaining_folds
 from mlplatform.core.tuning_config import TuningConfig
@@ -51,11 +52,19 @@ class TuningResult:
     trials: list[TrialRecord] = field(default_factory=list)
 
 
-def suggest_params(trial: optuna.Trial) -> dict[str, Any]:
-    """The search space: TF-IDF analyzers and n-grams, three linear families, class weights."""
+# Part of every study's name: a study of an older search space is not resumed with this one.
+SEARCH_SPACE_VERSION = "s2"
+
+
+def suggest_params(trial: optuna.Trial, embeddings: bool = True) -> dict[str, Any]:
+    """The search space: TF-IDF analyzers and n-grams, with or without sentence embeddings,
+    three linear families, class weights."""
     params: dict[str, Any] = {
         "features": trial.suggest_categorical(
             "features", ["word", "char_wb", "char", "word+char_wb"]
+        ),
+        "embeddings": (
+            trial.suggest_categorical("embeddings", [True, False]) if embeddings else False
         ),
         "sublinear_tf": trial.suggest_categorical("sublinear_tf", [True, False]),
         "min_df": trial.suggest_int("min_df", 1, 3),
@@ -174,22 +183,40 @@ def tune(
     study = _study(config, worker=0)
     if not study.trials:
         # The default configuration is trial 0: the one to beat (see chosen_trial).
-        study.enqueue_trial(DEFAULT_PARAMS, user_attrs={"default": True})
+        study.enqueue_trial(_default_params(config), user_attrs={"default": True})
     kind, folds = validation_folds(labels, dates, config)
     if _remaining(study, config) > 0:
+        _encode_once(texts, config)
         with _helper_workers(texts, labels, folds, config) as helpers:
             _optimize(study, texts, labels, folds, config, on_trial)
             helpers.wait()
     chosen = chosen_trial(study.trials, config.min_gain_standard_errors)
     return TuningResult(
         study_name=config.study_name,
-        chosen_params=dict(chosen.params),
+        chosen_params={**_fixed_params(config), **chosen.params},
         chosen_value=float(chosen.value),
         best_value=float(study.best_value),
         kept_default=bool(chosen.user_attrs.get("default")),
         folds=kind,
         trials=[_record(trial) for trial in study.trials],
     )
+
+
+def _fixed_params(config: TuningConfig) -> dict[str, Any]:
+    """Parameters outside this study's search space."""
+    return {} if config.embeddings else {"embeddings": False}
+
+
+def _default_params(config: TuningConfig) -> dict[str, Any]:
+    fixed = _fixed_params(config)
+    return {key: value for key, value in DEFAULT_PARAMS.items() if key not in fixed}
+
+
+def _encode_once(texts: np.ndarray, config: TuningConfig) -> None:
+    """Sentence embeddings of every text before the trials, with all BLAS threads: each trial and
+    fold then reads them from the encoder's cache instead of encoding under one thread."""
+    if config.embeddings:
+        sentence_encoder().encode(texts)
 
 
 def _study(config: TuningConfig, worker: int) -> optuna.Study:
@@ -221,7 +248,8 @@ def _optimize(
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", worker)
-        scores = cross_validated_f1(suggest_params(trial), texts, labels, folds, config.seed, trial)
+        params = suggest_params(trial, config.embeddings)
+        scores = cross_validated_f1(params, texts, labels, folds, config.seed, trial)
         trial.set_user_attr("fold_f1", scores)
         return float(np.mean(scores))
 
@@ -306,6 +334,7 @@ def _run_helper(payload: Path, worker: int) -> None:
     texts = np.asarray(data["texts"], dtype=object)
     labels = np.asarray(data["labels"], dtype=object)
     folds = [(np.asarray(fit), np.asarray(score)) for fit, score in data["folds"]]
+    _encode_once(texts, config)
     _optimize(_study(config, worker), texts, labels, folds, config, worker=worker)
 
 

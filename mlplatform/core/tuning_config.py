@@ -22,6 +22,11 @@ class TuningConfig:
     # final fit uses every row. Above the real data's size (~560 training rows), so a no-op there;
     # at scale it bounds a trial's cost, hence the count-bound budget's time (bench/scale.py).
     sample_rows: int | None = 2_000
+    # Pretrained sentence embeddings as features (mlplatform.core.embeddings): they help most when
+    # labels are few and cost ~10 ms per text on 2 cores, so above this many labeled rows the
+    # tagger uses TF-IDF alone (about a minute of encoding at the bound; bench/scale.py).
+    embeddings: bool = True
+    embedding_max_rows: int | None = 5_000
     seed: int = 42  # seeds the splits, the sampler and the models
     storage: str | None = None  # any optuna RDB URL; None keeps the study in memory
     study_name: str = "project-tagger"

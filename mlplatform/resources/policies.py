@@ -36,6 +36,8 @@ class TrainingPolicy(ConfigurableResource):
     time_aware: bool = TuningConfig.time_aware
     min_gain_standard_errors: float = TuningConfig.min_gain_standard_errors
     tuning_sample_rows: int | None = TuningConfig.sample_rows
+    embeddings: bool = TuningConfig.embeddings
+    embedding_max_rows: int | None = TuningConfig.embedding_max_rows
     seed: int = TuningConfig.seed
     tuning_workers: int = TuningConfig.workers
     optuna_storage: str | None = TuningConfig.storage
@@ -53,6 +55,8 @@ class TrainingPolicy(ConfigurableResource):
             time_aware=self.time_aware,
             min_gain_standard_errors=self.min_gain_standard_errors,
             sample_rows=self.tuning_sample_rows,
+            embeddings=self.embeddings,
+            embedding_max_rows=self.embedding_max_rows,
             seed=self.seed,
             storage=self.optuna_storage,
             study_name=study_name,

@@ -30,6 +30,7 @@ def trained_model(
     from mlplatform.core.reporting import training_record
     from mlplatform.core.sources import data_fingerprint
     from mlplatform.core.training import train_tagger, training_cutoff
+    from mlplatform.core.tuning import SEARCH_SPACE_VERSION
 
     fingerprint = data_fingerprint(labeled_projects)
     cutoff = training_cutoff(labeled_projects)
@@ -40,7 +41,10 @@ def trained_model(
         DAGSTER_RUN_TAG: context.run_id,
     }
     # One study per data version and seed: parallel workers on the same data share it.
-    study_name = f"project-tagger-{fingerprint['sha256'][:12]}-seed{training_policy.seed}"
+    study_name = (
+        f"project-tagger-{fingerprint['sha256'][:12]}-seed{training_policy.seed}"
+        f"-{SEARCH_SPACE_VERSION}"
+    )
     with mlflow_tracking.training_run(f"trained_model-{context.run_id[:8]}", tags) as run_id:
         outcome = train_tagger(
             labeled_projects,
