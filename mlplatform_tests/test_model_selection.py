@@ -13,7 +13,7 @@ from mlplatform.core.model import DEFAULT_PARAMS
 from mlplatform.core.splits import forward_chaining_folds, in_holdout, split_dataset
 from mlplatform.core.text import project_text
 from mlplatform.core.training import prepare_labeled, train_tagger
-from mlplatform.core.tuning import chosen_trial, tune, validation_folds
+from mlplatform.core.tuning import FALLBACK_CLASSIFIER, chosen_trial, tune, validation_folds
 from mlplatform.core.tuning_config import TuningConfig
 from mlplatform_tests.fixtures import make_projects_and_tags
 
@@ -92,6 +92,20 @@ def test_a_class_too_rare_to_calibrate_is_left_out_of_that_folds_fit(labeled) ->
     first_fit, _ = folds[0]
     assert "new-tag" not in set(labels[first_fit])
     assert len(first_fit) == len(labels) - 4 * int(len(labels) * 0.5 / 4) - 2
+
+
+def test_a_default_that_cannot_fit_is_followed_by_its_logistic_fallback(labeled) -> None:
+    """A tag seen once: the calibrated SVM of the default fails on every fold, and the next
+    trial is the same features with logistic regression, whatever the sampler would pick."""
+    frame = labeled.drop(columns="created_on").copy()
+    frame.loc[0, "tag"] = "new-tag"
+    config = TuningConfig(n_trials=2, cv_folds=3, study_name="fallback")
+    result = tune(project_text(frame), frame["tag"], config)
+    default, fallback = result.trials
+    assert default.state == "FAIL" and default.params["classifier"] == "linear_svc"
+    assert fallback.state == "COMPLETE"
+    assert fallback.params == {**default.params, **FALLBACK_CLASSIFIER}
+    assert result.chosen_params["classifier"] == "logistic_regression"
 
 
 def _trial(number: int, folds: list[float], default: bool = False) -> optuna.trial.FrozenTrial:

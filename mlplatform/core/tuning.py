@@ -52,6 +52,7 @@ class TuningResult:
     trials: list[TrialRecord] = field(default_factory=list)
 
 
+FALLBACK_CLASSIFIER = {"classifier": "logistic_regression"}
 # Part of every study's name: a study of an older search space is not resumed with this one.
 SEARCH_SPACE_VERSION = "s2"
 
@@ -254,7 +255,10 @@ def _optimize(
         return float(np.mean(scores))
 
     # The budget is the study's, shared by every worker: each stops once it is spent.
-    callbacks: list[Callable] = [optuna.study.MaxTrialsCallback(config.n_trials, FINISHED)]
+    callbacks: list[Callable] = [
+        optuna.study.MaxTrialsCallback(config.n_trials, FINISHED),
+        _fallback_after_failed_default,
+    ]
     if on_trial:
         callbacks.append(lambda _, trial: on_trial(_record(trial)))
     # A configuration that cannot fit this data (e.g. calibration with a 2-example class) is a
@@ -267,6 +271,15 @@ def _optimize(
             callbacks=callbacks,
             catch=(ValueError,),
         )
+
+
+def _fallback_after_failed_default(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """When the default cannot fit this data (the linear SVM's calibration needs
+    CALIBRATION_FOLDS rows of every class in each fit), try next the same features with
+    logistic regression, which needs none, rather than leave a small budget to chance."""
+    if trial.user_attrs.get("default") and trial.state == optuna.trial.TrialState.FAIL:
+        fallback = {**trial.params, **FALLBACK_CLASSIFIER}
+        study.enqueue_trial(fallback, user_attrs={"fallback": True})
 
 
 def _remaining(study: optuna.Study, config: TuningConfig) -> int:
