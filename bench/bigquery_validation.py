@@ -2,8 +2,8 @@
 
 The platform validates BigQuery tables on a fetched pandas frame (GX's pandas datasource), as
 it does on DuckDB. This bench loads `labeled_projects`-shaped tables of 1x, 10x and 100x the real
-data into the local BigQuery emulator (see mlplatform_tests/bigquery_emulator.py), then times
-`BigQueryWarehouse.read_table` (the fetch) and the GX suite on the frame, in one run. The
+data into the local BigQuery emulator (see mlplatform_tests/support/standins/bigquery.py), then
+times `BigQueryWarehouse.read_table` (the fetch) and the GX suite on the frame, in one run. The
 emulator serves reads over REST pages on this machine: a real BigQuery fetch has other costs
 (network, the Storage Read API), so read the fetch column as this stand-in's, the GX column as
 what the platform's own step spends. Writes bench/results/bigquery_validation.json.
@@ -26,7 +26,7 @@ from mlplatform.core.sources import SHIPPED_DATA_DIR
 from mlplatform.resources.bigquery_warehouse import BigQueryWarehouse
 from mlplatform.resources.great_expectations import GreatExpectationsResource
 from mlplatform.settings import GX_PROJECT_DIR
-from mlplatform_tests.bigquery_emulator import bigquery_emulator
+from mlplatform_tests.support.standins.bigquery import bigquery_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "mlplatform-bench"

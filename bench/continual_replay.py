@@ -2,7 +2,7 @@
 retraining policies side by side.
 
 Each step sets MLPLATFORM_SOURCE_AS_OF and drives the real sensors and automation conditions
-through a Dagster instance (mlplatform.lib.driver): the source sensor ingests, automation
+through a Dagster instance (mlplatform_tests.support.driver): the source sensor ingests, automation
 builds labeled_projects, drift_report and champion_performance, the retraining sensor applies
 the policy (the first model included: nothing is trained by hand), the gate decides.
 
@@ -32,15 +32,15 @@ from dagster import DagsterInstance
 from mlplatform.core.gate import GateConfig
 from mlplatform.core.retraining import DRIFT
 from mlplatform.core.sources import SHIPPED_DATA_DIR
-from mlplatform.core.synthetic import drifted_batch
 from mlplatform.core.training import prepare_labeled, score_tagger
 from mlplatform.definitions import build_definitions
 from mlplatform.defs.monitoring.sensors import REASON_TAG, RULES_SEPARATOR, RULES_TAG
-from mlplatform.lib.driver import AutomationDriver, ContinualLoop
 from mlplatform.resources import build_model_registry
 from mlplatform.resources.model_registry import CHAMPION
 from mlplatform.resources.policies import RetrainingPolicy, TrainingPolicy
 from mlplatform.settings import Settings
+from mlplatform_tests.support.driver import AutomationDriver, ContinualLoop
+from mlplatform_tests.support.synthetic import drifted_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

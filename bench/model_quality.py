@@ -34,6 +34,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
+from mlplatform.core.labels import LabelConfig
 from mlplatform.core.sources import SHIPPED_DATA_DIR
 from mlplatform.core.text import clean_texts, project_text
 from mlplatform.core.training import prepare_labeled, score_tagger, train_tagger
@@ -69,7 +70,9 @@ def score_models(train: pd.DataFrame, scored: pd.DataFrame, seed: int) -> dict[s
     for name, config in TUNED.items():
         started = time.perf_counter()
         outcome = train_tagger(
-            train, replace(config, seed=seed, study_name=f"{name}-{seed}"), test_fraction=0.0
+            train,
+            replace(config, seed=seed, study_name=f"{name}-{seed}"),
+            LabelConfig(test_fraction=0.0),
         )
         scores = score_tagger(outcome.tagger, scored)
         result[name] = {

@@ -30,7 +30,7 @@ import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from mlplatform_tests.commands import BIN
+from mlplatform_tests.support.commands import BIN
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "mutation.json"

@@ -30,7 +30,7 @@ from mlplatform.core.text import project_text
 from mlplatform.core.training import prepare_labeled
 from mlplatform.core.tuning import tune
 from mlplatform.core.tuning_config import TuningConfig
-from mlplatform_tests.services import postgres_database
+from mlplatform_tests.support.services import postgres_database
 
 ROOT = Path(__file__).resolve().parents[1]
 # (workers, BLAS threads per worker): the default of one thread each, and one worker with the

@@ -220,7 +220,7 @@ def run_plain(source: Path, home: Path) -> dict:
         mark = phase("join", mark)
         outcome = train_tagger(labeled, policy.tuning_config("plain"), policy.label_config())
         mark = phase("train", mark)
-        holdout = holdout_rows(labeled, policy.label_config(), policy.test_fraction)
+        holdout = holdout_rows(labeled, policy.label_config())
         score_tagger(outcome.tagger, holdout)
         mark = phase("score", mark)
         # As champion_model and drift_report do: a reference sample, then the newest rows.

@@ -1,7 +1,9 @@
-"""The code location: the `defs/` folder bound to one environment's resources and executor.
+"""The code location, and the one place the environment comes in.
 
-`dagster`, `dg` and the tests all load `defs` from here. Nothing heavy runs at import: no dbt
-parse, no network, no database connection.
+`build_definitions(settings)` merges the environment-free `defs/` folder with what `settings`
+choose: the ingestion backend (its definitions and resources), the resources of every other
+seam and the executor. `dagster`, `dg` and the tests all load `defs` from here. Nothing heavy runs
+at import: no dbt parse, no network, no database connection.
 """
 
 import warnings
@@ -10,22 +12,28 @@ from typing import Any
 from dagster import AssetSelection, ComponentTree, Definitions, PreviewWarning
 
 from mlplatform import defs as defs_folder
+from mlplatform.ingestion import INGESTIONS
 from mlplatform.lib.dbt_project import require_manifest
 from mlplatform.lib.execution import EXECUTORS
 from mlplatform.resources import build_resources
 from mlplatform.resources.warehouse import WAREHOUSE_TABLE_TAG
-from mlplatform.settings import PROJECT_ROOT, Settings, building_with
+from mlplatform.settings import PROJECT_ROOT, Settings
 
 
 def build_definitions(settings: Settings, **resource_overrides: Any) -> Definitions:
-    """Everything under `mlplatform/defs/`, with the resources and executor of `settings`."""
-    with building_with(settings):
-        folder = load_defs_folder()
-    resources = {**build_resources(settings), **resource_overrides}
+    """Everything under `mlplatform/defs/` plus the ingestion backend, resources and executor
+    that `settings` choose; `resource_overrides` replace resources by key (tests)."""
+    ingestion = INGESTIONS[settings.ingestion]
+    resources = {
+        **build_resources(settings),
+        **ingestion.resources(settings),
+        **resource_overrides,
+    }
     environment = Definitions(resources=resources, executor=EXECUTORS[settings.executor](settings))
+    merged = Definitions.merge(load_defs_folder(), ingestion.definitions(settings), environment)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PreviewWarning)  # map_resolved_asset_specs
-        return Definitions.merge(folder, environment).map_resolved_asset_specs(
+        return merged.map_resolved_asset_specs(
             func=resources["warehouse"].describe,
             selection=AssetSelection.tag(WAREHOUSE_TABLE_TAG, ""),
         )

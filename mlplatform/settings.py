@@ -2,18 +2,22 @@
 
 Reading settings is cheap and side-effect free: no directory is created and nothing connects.
 Defaults of tuning, the gate and drift live in the core's config dataclasses; this module only
-says which environment variable overrides which of them.
+says which environment variable overrides which of them. Values that may hold credentials are
+`Secret`s: read from the process environment they are `dagster.EnvVar`s, so a resource's config
+in the UI shows the variable's name, never its value. Which backends a choice may name is its
+registry's business (`mlplatform.choices.Registry`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from dagster import EnvVar
 
 from mlplatform.core.sources import DEFAULT_SOURCE, SOURCE_ALIASES, is_http
 from mlplatform.core.tuning_config import TuningConfig
@@ -37,9 +41,27 @@ AIRBYTE_PASSWORD_VAR = "MLPLATFORM_AIRBYTE_PASSWORD"
 # Where `mlflow ui` serves a local store (the README's command); a tracking server is its own UI.
 LOCAL_MLFLOW_UI = "http://127.0.0.1:5000"
 
-EXECUTORS = ("in_process", "multiprocess", "celery")
-WAREHOUSES = ("duckdb", "bigquery")
-INGESTIONS = ("builtin", "airbyte")
+# A value that may hold credentials: an `EnvVar` when it came from the process environment.
+Secret = str | EnvVar
+
+
+def reveal(value: Secret | None) -> str | None:
+    """The value itself, for code that runs outside Dagster (the CLI)."""
+    return value.get_value() if isinstance(value, EnvVar) else value
+
+
+@dataclass(frozen=True)
+class TuningSettings:
+    """The tuning settings an environment sets; names as in `TuningConfig` and `TrainingPolicy`."""
+
+    n_trials: int
+    timeout_seconds: float | None
+    workers: int
+    seed: int
+    storage: Secret
+
+    def as_fields(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -57,24 +79,28 @@ class Settings:
     warehouse_lock_timeout_seconds: float
     bigquery_project: str | None
     bigquery_location: str
-    bigquery_credentials: str | None
+    bigquery_credentials: Secret | None
     dbt_executable: str | None
     airbyte: AirbyteSettings
     executor: str
-    celery_broker: str | None
-    celery_backend: str | None
-    mlflow_tracking_uri: str
+    celery_broker: Secret | None
+    celery_backend: Secret | None
+    mlflow_tracking_uri: Secret
     mlflow_artifact_location: str | None
     mlflow_ui_url: str
-    optuna_storage: str
-    tuning_trials: int
-    tuning_timeout_seconds: float | None
-    tuning_workers: int
-    seed: int
-    slack_webhook_url: str | None
+    tuning: TuningSettings
+    slack_webhook_url: Secret | None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The process environment (secrets as `EnvVar`s), or `environ` (secrets as values)."""
+        # Registries import their backends lazily: these imports stay light.
+        from mlplatform.ingestion import INGESTIONS
+        from mlplatform.lib.execution import EXECUTORS
+        from mlplatform.resources.warehouses import WAREHOUSES
+
+        secrets = _Secrets(environ is None)
+        environ = os.environ if environ is None else environ
         home = _absolute(environ.get("MLPLATFORM_HOME", ".mlplatform"))
         tracking_uri = environ.get(TRACKING_URI_VAR) or f"sqlite:///{home / 'mlflow.db'}"
         return cls(
@@ -82,8 +108,8 @@ class Settings:
             source=_source(environ.get("MLPLATFORM_SOURCE")),
             source_as_of=environ.get("MLPLATFORM_SOURCE_AS_OF") or None,
             accept_shrink=_flag(environ, "MLPLATFORM_ACCEPT_SHRINK"),
-            ingestion=_choice(environ, "MLPLATFORM_INGESTION", INGESTIONS),
-            warehouse=_choice(environ, "MLPLATFORM_WAREHOUSE", WAREHOUSES),
+            ingestion=INGESTIONS.parse(environ),
+            warehouse=WAREHOUSES.parse(environ),
             duckdb_path=_absolute(environ.get("MLPLATFORM_DUCKDB_PATH", home / "warehouse.duckdb")),
             warehouse_schema=environ.get("MLPLATFORM_WAREHOUSE_SCHEMA", "madewithml"),
             warehouse_lock_timeout_seconds=_number(
@@ -93,25 +119,28 @@ class Settings:
             or environ.get("GOOGLE_CLOUD_PROJECT")
             or None,
             bigquery_location=environ.get("MLPLATFORM_BIGQUERY_LOCATION") or "US",
-            bigquery_credentials=environ.get(BIGQUERY_CREDENTIALS_VAR) or None,
+            bigquery_credentials=secrets.get(environ, BIGQUERY_CREDENTIALS_VAR),
             dbt_executable=environ.get("MLPLATFORM_DBT_EXECUTABLE") or None,
-            airbyte=AirbyteSettings.from_env(environ, home),
-            executor=_choice(environ, "MLPLATFORM_EXECUTOR", EXECUTORS),
-            celery_broker=environ.get(CELERY_BROKER_VAR) or None,
-            celery_backend=environ.get(CELERY_BACKEND_VAR) or None,
-            mlflow_tracking_uri=tracking_uri,
+            airbyte=AirbyteSettings.from_env(environ, home, secrets),
+            executor=EXECUTORS.parse(environ),
+            celery_broker=secrets.get(environ, CELERY_BROKER_VAR),
+            celery_backend=secrets.get(environ, CELERY_BACKEND_VAR),
+            mlflow_tracking_uri=secrets.get(environ, TRACKING_URI_VAR) or tracking_uri,
             # A tracking server keeps artifacts where it was told to (`--artifacts-destination`).
             mlflow_artifact_location=environ.get("MLPLATFORM_MLFLOW_ARTIFACTS")
             or (None if is_http(tracking_uri) else (home / "mlartifacts").as_uri()),
             mlflow_ui_url=environ.get("MLPLATFORM_MLFLOW_UI_URL") or _mlflow_ui_of(tracking_uri),
-            optuna_storage=environ.get(OPTUNA_STORAGE_VAR) or f"sqlite:///{home / 'optuna.db'}",
-            tuning_trials=_number(environ, "MLPLATFORM_TUNING_TRIALS", int, TuningConfig.n_trials),
-            tuning_timeout_seconds=_number(
-                environ, "MLPLATFORM_TUNING_TIMEOUT", float, TuningConfig.timeout_seconds
+            tuning=TuningSettings(
+                n_trials=_number(environ, "MLPLATFORM_TUNING_TRIALS", int, TuningConfig.n_trials),
+                timeout_seconds=_number(
+                    environ, "MLPLATFORM_TUNING_TIMEOUT", float, TuningConfig.timeout_seconds
+                ),
+                workers=_number(environ, "MLPLATFORM_TUNING_WORKERS", int, TuningConfig.workers),
+                seed=_number(environ, "MLPLATFORM_SEED", int, TuningConfig.seed),
+                storage=secrets.get(environ, OPTUNA_STORAGE_VAR)
+                or f"sqlite:///{home / 'optuna.db'}",
             ),
-            tuning_workers=_number(environ, "MLPLATFORM_TUNING_WORKERS", int, TuningConfig.workers),
-            seed=_number(environ, "MLPLATFORM_SEED", int, TuningConfig.seed),
-            slack_webhook_url=environ.get(SLACK_WEBHOOK_VAR) or None,
+            slack_webhook_url=secrets.get(environ, SLACK_WEBHOOK_VAR),
         )
 
 
@@ -128,16 +157,16 @@ class AirbyteSettings:
     configuration_api_url: str
     workspace_id: str | None
     connection: str
-    client_id: str | None
-    client_secret: str | None
+    client_id: Secret | None
+    client_secret: Secret | None
     username: str | None
-    password: str | None
+    password: Secret | None
     state_path: Path
     sync_interval_seconds: int
     poll_interval_seconds: float
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], home: Path) -> AirbyteSettings:
+    def from_env(cls, environ: Mapping[str, str], home: Path, secrets: _Secrets) -> AirbyteSettings:
         server = (environ.get("MLPLATFORM_AIRBYTE_URL") or "http://localhost:8000").rstrip("/")
         return cls(
             cloud=_flag(environ, "MLPLATFORM_AIRBYTE_CLOUD"),
@@ -147,10 +176,10 @@ class AirbyteSettings:
             or f"{server}/api/v1",
             workspace_id=environ.get("MLPLATFORM_AIRBYTE_WORKSPACE_ID") or None,
             connection=environ.get("MLPLATFORM_AIRBYTE_CONNECTION") or "madewithml",
-            client_id=environ.get(AIRBYTE_CLIENT_ID_VAR) or None,
-            client_secret=environ.get(AIRBYTE_CLIENT_SECRET_VAR) or None,
+            client_id=secrets.get(environ, AIRBYTE_CLIENT_ID_VAR),
+            client_secret=secrets.get(environ, AIRBYTE_CLIENT_SECRET_VAR),
             username=environ.get("MLPLATFORM_AIRBYTE_USERNAME") or None,
-            password=environ.get(AIRBYTE_PASSWORD_VAR) or None,
+            password=secrets.get(environ, AIRBYTE_PASSWORD_VAR),
             state_path=_absolute(
                 environ.get("MLPLATFORM_AIRBYTE_STATE", home / "airbyte_workspace.json")
             ),
@@ -159,23 +188,15 @@ class AirbyteSettings:
         )
 
 
-# The settings that definitions are being built with: `build_definitions` binds them while the
-# defs folder loads, so definition-time choices (the ingestion backend) follow them.
-_ACTIVE_SETTINGS: ContextVar[Settings | None] = ContextVar("mlplatform_settings", default=None)
+@dataclass(frozen=True)
+class _Secrets:
+    """Reads variables that may hold credentials: as `EnvVar`s from the process environment."""
 
+    as_env_vars: bool
 
-def active_settings() -> Settings:
-    """The settings bound by `building_with`, else those of the environment."""
-    return _ACTIVE_SETTINGS.get() or Settings.from_env()
-
-
-@contextmanager
-def building_with(settings: Settings) -> Iterator[Settings]:
-    token = _ACTIVE_SETTINGS.set(settings)
-    try:
-        yield settings
-    finally:
-        _ACTIVE_SETTINGS.reset(token)
+    def get(self, environ: Mapping[str, str], name: str) -> Secret | None:
+        value = environ.get(name) or None
+        return EnvVar(name) if value is not None and self.as_env_vars else value
 
 
 def _mlflow_ui_of(tracking_uri: str) -> str:
@@ -191,14 +212,6 @@ def _source(value: str | None) -> str:
     if not value:
         return DEFAULT_SOURCE
     return SOURCE_ALIASES.get(value, value)
-
-
-def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
-    """One of `choices`; the first is the default."""
-    value = environ.get(name) or choices[0]
-    if value not in choices:
-        raise ValueError(f"{name}={value!r}: expected one of {choices}")
-    return value
 
 
 def _flag(environ: Mapping[str, str], name: str) -> bool:

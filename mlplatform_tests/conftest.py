@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mlplatform_tests.fixtures import make_projects_and_tags, write_source
+from mlplatform_tests.support.fixtures import make_projects_and_tags, write_source
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -18,7 +18,7 @@ from dagster import AssetKey, Failure, materialize
 from dagster_airbyte import build_airbyte_assets_definitions
 
 from mlplatform.core.sources import SHIPPED_DATA_DIR
-from mlplatform_tests.airbyte_standin import (
+from mlplatform_tests.support.standins.airbyte import (
     AIRBYTE_COLUMNS,
     AirbyteStandin,
     DuckDBWriter,

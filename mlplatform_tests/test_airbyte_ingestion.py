@@ -15,20 +15,20 @@ from dagster import AssetKey, DagsterInstance, SkipReason, build_sensor_context
 from mlplatform.definitions import build_definitions
 from mlplatform.resources.airbyte import build_airbyte_workspace, refresh_workspace_state
 from mlplatform.settings import Settings
-from mlplatform_tests.airbyte_standin import (
+from mlplatform_tests.support.dataops import (
+    check_evaluations,
+    materialize_dataops,
+    materialized_keys,
+    read_warehouse_table,
+)
+from mlplatform_tests.support.fixtures import make_projects_and_tags, write_source
+from mlplatform_tests.support.standins.airbyte import (
     AIRBYTE_COLUMNS,
     AirbyteStandin,
     DuckDBWriter,
     airbyte_connector_skip_reason,
     airbyte_standin,
 )
-from mlplatform_tests.dataops import (
-    check_evaluations,
-    materialize_dataops,
-    materialized_keys,
-    read_warehouse_table,
-)
-from mlplatform_tests.fixtures import make_projects_and_tags, write_source
 
 pytestmark = [
     pytest.mark.airbyte,

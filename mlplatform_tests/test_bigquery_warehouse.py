@@ -19,24 +19,24 @@ from filelock import FileLock
 
 from mlplatform.definitions import build_definitions
 from mlplatform.settings import PROJECT_ROOT, Settings
-from mlplatform_tests.airbyte_standin import (
+from mlplatform_tests.support.dataops import (
+    check_evaluations,
+    materialized_keys,
+    read_warehouse_table,
+)
+from mlplatform_tests.support.fixtures import make_projects_and_tags, write_source
+from mlplatform_tests.support.mlops import materialize_all
+from mlplatform_tests.support.standins.airbyte import (
     BigQueryWriter,
     airbyte_connector_skip_reason,
     airbyte_standin,
 )
-from mlplatform_tests.bigquery_emulator import (
+from mlplatform_tests.support.standins.bigquery import (
     CACHE_DIR,
     EmulatorEndpoint,
     bigquery_emulator,
     unavailable_reason,
 )
-from mlplatform_tests.dataops import (
-    check_evaluations,
-    materialized_keys,
-    read_warehouse_table,
-)
-from mlplatform_tests.fixtures import make_projects_and_tags, write_source
-from mlplatform_tests.mlops import materialize_all
 
 pytestmark = [
     pytest.mark.bigquery,

@@ -18,11 +18,11 @@ from dagster import AssetSelection, DagsterInstance
 from mlplatform.core.drift import DriftConfig
 from mlplatform.core.sources import DEFAULT_SOURCE, PROJECTS, TAGS, read_table
 from mlplatform.settings import PROJECT_ROOT, Settings
-from mlplatform_tests.commands import BIN, local_dagster_home
-from mlplatform_tests.dataops import DATAOPS
-from mlplatform_tests.fixtures import write_source
-from mlplatform_tests.mlops import QUICK_TRAINING, materialize_all
-from mlplatform_tests.webserver import dagster_server, graphql
+from mlplatform_tests.support.commands import BIN, local_dagster_home
+from mlplatform_tests.support.dataops import DATAOPS
+from mlplatform_tests.support.fixtures import write_source
+from mlplatform_tests.support.mlops import QUICK_TRAINING, materialize_all
+from mlplatform_tests.support.webserver import dagster_server, graphql
 
 # One worker runs them all: they share one `dagster dev` (module fixtures) under xdist.
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]

@@ -10,21 +10,21 @@ from dagster import (
 )
 
 from mlplatform.core.drift import DRIFT, NO_DRIFT, NOT_ENOUGH_DATA, drift_profile, measure_drift
-from mlplatform.core.synthetic import drifted_batch
 from mlplatform.definitions import build_definitions
 from mlplatform.defs.monitoring.sensors import RULES_TAG
-from mlplatform.ingestion_backends.builtin import source_change_sensor
+from mlplatform.ingestion.builtin import source_change_sensor
 from mlplatform.resources import build_model_registry
 from mlplatform.resources.notifications import Notifier
 from mlplatform.resources.policies import RetrainingPolicy
 from mlplatform.resources.source import MadeWithMLSource
-from mlplatform_tests.events import (
+from mlplatform_tests.support.events import (
     report_check,
     report_materialized,
     tick_sensor,
 )
-from mlplatform_tests.fixtures import make_projects_and_tags, write_source
-from mlplatform_tests.slack import slack_stand_in
+from mlplatform_tests.support.fixtures import make_projects_and_tags, write_source
+from mlplatform_tests.support.standins.slack import slack_stand_in
+from mlplatform_tests.support.synthetic import drifted_batch
 
 
 def _profile(projects: pd.DataFrame, tags: pd.DataFrame) -> pd.DataFrame:
@@ -104,8 +104,8 @@ def test_automation_waits_for_parents_and_blocking_checks(settings_for, source_d
 def test_the_loop_trains_its_first_model_once_then_retrains_on_injected_drift(
     settings_for, tmp_path
 ) -> None:
-    from mlplatform.lib.driver import AutomationDriver, ContinualLoop
-    from mlplatform_tests.mlops import QUICK_TRAINING
+    from mlplatform_tests.support.driver import AutomationDriver, ContinualLoop
+    from mlplatform_tests.support.mlops import QUICK_TRAINING
 
     projects, tags = make_projects_and_tags(rows=200, start="2020-02-01", freq="1D")
     shifted_projects, shifted_tags = drifted_batch(

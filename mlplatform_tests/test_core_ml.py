@@ -23,7 +23,7 @@ from mlplatform.core.training import (
 )
 from mlplatform.core.tuning import tune
 from mlplatform.core.tuning_config import TuningConfig
-from mlplatform_tests.fixtures import make_projects_and_tags
+from mlplatform_tests.support.fixtures import make_projects_and_tags
 
 
 @pytest.fixture(scope="module")

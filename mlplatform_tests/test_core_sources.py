@@ -19,9 +19,9 @@ from mlplatform.core.sources import (
     visible_as_of,
 )
 from mlplatform.settings import DBT_PROJECT_DIR
-from mlplatform_tests.fixtures import make_projects_and_tags, write_source
-from mlplatform_tests.http_source import serve_directory
-from mlplatform_tests.webserver import free_port
+from mlplatform_tests.support.fixtures import make_projects_and_tags, write_source
+from mlplatform_tests.support.standins.http_source import serve_directory
+from mlplatform_tests.support.webserver import free_port
 
 
 def test_read_table_types_columns(source_dir: Path) -> None:

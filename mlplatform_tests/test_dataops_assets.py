@@ -8,7 +8,7 @@ from dagster import DagsterEventType, DagsterInstance
 
 from mlplatform.definitions import build_definitions
 from mlplatform.resources import build_warehouse
-from mlplatform_tests.dataops import (
+from mlplatform_tests.support.dataops import (
     DATAOPS,
     check_evaluations,
     materialize_dataops,
@@ -16,8 +16,8 @@ from mlplatform_tests.dataops import (
     materialized_keys,
     read_warehouse_table,
 )
-from mlplatform_tests.fixtures import make_projects_and_tags, write_source
-from mlplatform_tests.http_source import serve_directory
+from mlplatform_tests.support.fixtures import make_projects_and_tags, write_source
+from mlplatform_tests.support.standins.http_source import serve_directory
 
 RAW_TABLES = ["projects", "tags"]  # one batch: selected together
 ALL_CHECKS = {

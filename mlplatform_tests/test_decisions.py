@@ -58,6 +58,7 @@ from mlplatform.core.gate import (
     GateConfig,
     decide,
 )
+from mlplatform.core.labels import LabelConfig
 from mlplatform.core.scores import ClassScores, ConfusionMatrix, Metrics, SliceScores, TaggerScores
 from mlplatform.core.sources import parse_as_of, tags_visible_as_of, visible_as_of
 from mlplatform.core.training import rows_after, rows_until
@@ -67,9 +68,9 @@ from mlplatform.lib.automation import fresh_when_parents_update
 from mlplatform.resources.model_io import MlflowModelIOManager
 from mlplatform.resources.model_registry import TaggerModel
 from mlplatform.resources.notifications import Notifier
-from mlplatform_tests.events import report_check, report_materialized
-from mlplatform_tests.fixtures import make_projects_and_tags
-from mlplatform_tests.slack import slack_stand_in
+from mlplatform_tests.support.events import report_check, report_materialized
+from mlplatform_tests.support.fixtures import make_projects_and_tags
+from mlplatform_tests.support.standins.slack import slack_stand_in
 
 # --- the promotion gate ---------------------------------------------------------------------
 
@@ -396,7 +397,7 @@ def test_rows_at_the_cutoff_were_seen_and_rows_after_it_are_new() -> None:
     projects, tags = make_projects_and_tags(rows=60, freq="1D")
     frame = projects.merge(tags, on="id")
     cutoff = frame["created_on"].iloc[29]
-    seen, new = rows_until(frame, cutoff, test_fraction=0.0), rows_after(frame, cutoff)
+    seen, new = rows_until(frame, cutoff, LabelConfig(test_fraction=0.0)), rows_after(frame, cutoff)
     assert (len(seen), len(new)) == (30, 30)
     assert seen["id"].max() == 30 and new["id"].min() == 31
     # The window counts back from the newest row, exclusively.
@@ -523,7 +524,7 @@ def test_every_sensor_and_schedule_starts_as_documented(settings_for, source_dir
 
 
 def test_model_io_manager_loads_the_version_of_the_upstream_run(settings_for, source_dir) -> None:
-    from mlplatform_tests.mlops import register_tagger, registry_for
+    from mlplatform_tests.support.mlops import register_tagger, registry_for
 
     registry = registry_for(settings_for(source_dir))
     io_manager = MlflowModelIOManager(registry=registry)

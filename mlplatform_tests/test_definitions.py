@@ -6,12 +6,16 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from dagster import Definitions
+from dagster import Definitions, EnvVar
 
+from mlplatform.choices import Registry
 from mlplatform.core.sources import PROJECTS, SHIPPED_DATA_DIR, TAGS, read_table
 from mlplatform.definitions import build_definitions
-from mlplatform.settings import PROJECT_ROOT, Settings
-from mlplatform_tests.commands import BIN
+from mlplatform.ingestion import INGESTIONS
+from mlplatform.lib.execution import EXECUTORS
+from mlplatform.resources.warehouses import WAREHOUSES
+from mlplatform.settings import PROJECT_ROOT, Settings, reveal
+from mlplatform_tests.support.commands import BIN
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 
@@ -86,21 +90,57 @@ def test_default_source_is_the_shipped_copy_and_public_is_one_setting_away() -> 
     assert public.startswith("https://") and "e8dfdbe98f55cba8befaf8409e16e48fac2d26d8" in public
 
 
-@pytest.mark.parametrize("variable", ["MLPLATFORM_EXECUTOR", "MLPLATFORM_WAREHOUSE"])
-def test_unknown_choice_is_a_clear_error(variable: str) -> None:
-    with pytest.raises(ValueError, match=f"{variable}='nope': expected one of"):
-        Settings.from_env({variable: "nope"})
+@pytest.mark.parametrize("registry", [EXECUTORS, WAREHOUSES, INGESTIONS])
+def test_each_choice_is_checked_against_its_one_registry(registry: Registry) -> None:
+    with pytest.raises(ValueError, match=f"{registry.variable}='nope': expected one of") as error:
+        Settings.from_env({registry.variable: "nope"})
+    assert str(tuple(registry.entries)) in str(error.value)
+    assert getattr(
+        Settings.from_env({}), registry.variable.removeprefix("MLPLATFORM_").lower()
+    ) == (registry.default)
 
 
-def test_every_backend_choice_has_an_implementation() -> None:
-    from mlplatform import settings
-    from mlplatform.defs.ingestion.raw_tables import INGESTION_BACKENDS
-    from mlplatform.lib.execution import EXECUTORS
-    from mlplatform.resources import WAREHOUSES
+def test_secrets_from_the_process_environment_reach_resources_as_env_vars(monkeypatch) -> None:
+    url = "https://hooks.slack.invalid/services/T0/B0/secret"
+    monkeypatch.setenv("MLPLATFORM_SLACK_WEBHOOK_URL", url)
+    from_process = Settings.from_env().slack_webhook_url
+    assert isinstance(from_process, EnvVar) and from_process.env_var_name == (
+        "MLPLATFORM_SLACK_WEBHOOK_URL"
+    )
+    assert reveal(from_process) == url
+    given = Settings.from_env({"MLPLATFORM_SLACK_WEBHOOK_URL": url}).slack_webhook_url
+    assert given == url and not isinstance(given, EnvVar)
 
-    assert set(settings.WAREHOUSES) == set(WAREHOUSES)
-    assert set(settings.INGESTIONS) == set(INGESTION_BACKENDS)
-    assert set(settings.EXECUTORS) == set(EXECUTORS)
+
+GUARDED_DEFS_FOLDER = textwrap.dedent(
+    """
+    import importlib, pkgutil, sys
+    import mlplatform.settings as settings
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the defs folder read the environment")
+
+    settings.Settings.from_env = classmethod(forbidden)
+    import mlplatform.defs as folder
+
+    for module in pkgutil.walk_packages(folder.__path__, "mlplatform.defs."):
+        importlib.import_module(module.name)
+    chosen = [m for m in ("mlplatform.ingestion", "mlplatform.definitions") if m in sys.modules]
+    assert not chosen, chosen
+    """
+)
+
+
+def test_the_defs_folder_makes_no_environment_choice() -> None:
+    """Only mlplatform.definitions reads the environment and picks backends."""
+    completed = subprocess.run(
+        [sys.executable, "-c", GUARDED_DEFS_FOLDER],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
 
 
 def definitions_listing(defs: Definitions) -> dict[str, list[str]]:

@@ -33,11 +33,16 @@ from mlplatform.core.tuning_config import TuningConfig
 from mlplatform.definitions import build_definitions
 from mlplatform.resources.model_registry import CHAMPION, PREVIOUS
 from mlplatform.settings import PROJECT_ROOT, Settings
-from mlplatform_tests.commands import BIN, materialize_command, spawn
-from mlplatform_tests.dataops import materialize_selection, read_warehouse_table
-from mlplatform_tests.fixtures import make_projects_and_tags, write_source
-from mlplatform_tests.mlops import QUICK_TRAINING, mlplatform_cli, register_tagger, registry_for
-from mlplatform_tests.services import (
+from mlplatform_tests.support.commands import BIN, materialize_command, spawn
+from mlplatform_tests.support.dataops import materialize_selection, read_warehouse_table
+from mlplatform_tests.support.fixtures import make_projects_and_tags, write_source
+from mlplatform_tests.support.mlops import (
+    QUICK_TRAINING,
+    mlplatform_cli,
+    register_tagger,
+    registry_for,
+)
+from mlplatform_tests.support.services import (
     RABBITMQ,
     SQLALCHEMY_SCHEME,
     background,
@@ -45,7 +50,7 @@ from mlplatform_tests.services import (
     require,
     wait_for_http,
 )
-from mlplatform_tests.webserver import dagster_server, free_port
+from mlplatform_tests.support.webserver import dagster_server, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -125,8 +130,8 @@ def test_full_graph_on_postgres_with_an_mlflow_server(deployment) -> None:
         cursor = connection.cursor()
         cursor.execute("select status from runs where run_id = %s", (result.run_id,))
         assert cursor.fetchone() == ("SUCCESS",)
-    (study,) = optuna.get_all_study_summaries(storage=settings.optuna_storage)
-    trials = optuna.load_study(study_name=study.study_name, storage=settings.optuna_storage).trials
+    (study,) = optuna.get_all_study_summaries(storage=settings.tuning.storage)
+    trials = optuna.load_study(study_name=study.study_name, storage=settings.tuning.storage).trials
     assert {trial.user_attrs["worker"] for trial in trials} == {0, 1}
 
     registry = registry_for(settings)

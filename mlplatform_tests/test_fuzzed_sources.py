@@ -20,8 +20,12 @@ from hypothesis import strategies as st
 
 from mlplatform.resources.great_expectations import GreatExpectationsResource
 from mlplatform.settings import GX_PROJECT_DIR, Settings
-from mlplatform_tests.dataops import materialize_dataops, materialized_keys, read_warehouse_table
-from mlplatform_tests.fixtures import make_projects_and_tags, write_source
+from mlplatform_tests.support.dataops import (
+    materialize_dataops,
+    materialized_keys,
+    read_warehouse_table,
+)
+from mlplatform_tests.support.fixtures import make_projects_and_tags, write_source
 
 RAW_TABLES = ["projects", "tags"]
 PROJECT_COLUMNS = ["id", "created_on", "title", "description"]

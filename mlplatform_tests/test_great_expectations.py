@@ -7,7 +7,7 @@ from mlplatform.core.sources import PROJECTS, TAGS, type_columns
 from mlplatform.lib.checks import suite_check_result
 from mlplatform.resources.great_expectations import GreatExpectationsResource
 from mlplatform.settings import GX_PROJECT_DIR
-from mlplatform_tests.fixtures import make_projects_and_tags
+from mlplatform_tests.support.fixtures import make_projects_and_tags
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, build_input_context, build_output_context
 from dagster._core.definitions.data_version import StaleStatus
 
-from mlplatform import serving
+from mlplatform.cli import summary as cli_summary
 from mlplatform.core.gate import FIRST_MODEL
 from mlplatform.core.training import prepare_labeled, train_tagger
 from mlplatform.core.tuning_config import TuningConfig
@@ -16,14 +16,14 @@ from mlplatform.definitions import build_definitions
 from mlplatform.resources.model_io import MlflowModelIOManager
 from mlplatform.resources.model_registry import CHAMPION, PREVIOUS, TaggerModel
 from mlplatform.resources.notifications import Notifier
-from mlplatform_tests.dataops import (
+from mlplatform_tests.support.dataops import (
     DATAOPS,
     check_evaluations,
     materialized_keys,
     read_warehouse_table,
 )
-from mlplatform_tests.fixtures import make_projects_and_tags, write_source
-from mlplatform_tests.mlops import (
+from mlplatform_tests.support.fixtures import make_projects_and_tags, write_source
+from mlplatform_tests.support.mlops import (
     evaluate_and_promote,
     materialize_all,
     mlplatform_cli,
@@ -31,7 +31,7 @@ from mlplatform_tests.mlops import (
     registry_for,
     stale_status,
 )
-from mlplatform_tests.slack import slack_stand_in
+from mlplatform_tests.support.standins.slack import slack_stand_in
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_whole_graph_trains_registers_and_crowns_a_champion(settings, tmp_path) 
     assert len(nested) == 3
     assert all("features" in n.data.params for n in nested)
 
-    summary = serving.summary(settings)
+    summary = cli_summary.summary(settings)
     assert (summary.champion_version, summary.table_rows) == ("1", 160)
     assert summary.champion_test_f1 == pytest.approx(trained["test_f1_weighted"].value, abs=1e-3)
     assert "v1, weighted F1" in summary.to_text()
@@ -244,7 +244,7 @@ def test_notifier_posts_to_a_slack_webhook_stand_in() -> None:
 
 
 def test_summary_offers_mlflow_ui_for_a_local_store_on_any_port() -> None:
-    local = serving.PlatformSummary(
+    local = cli_summary.PlatformSummary(
         None, None, None, "w.s.labeled_projects", None, "http://127.0.0.1:5001", "sqlite:///m.db"
     )
     assert "uv run mlflow ui --backend-store-uri sqlite:///m.db   -> http://127.0.0.1:5001" in (

@@ -15,7 +15,7 @@ from mlplatform.core.text import project_text
 from mlplatform.core.training import prepare_labeled, train_tagger
 from mlplatform.core.tuning import FALLBACK_CLASSIFIER, chosen_trial, tune, validation_folds
 from mlplatform.core.tuning_config import TuningConfig
-from mlplatform_tests.fixtures import make_projects_and_tags
+from mlplatform_tests.support.fixtures import make_projects_and_tags
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,10 @@ from dagster import DagsterInstance
 
 from mlplatform.core.sources import data_fingerprint
 from mlplatform.settings import Settings
-from mlplatform_tests.commands import BIN, local_dagster_home, materialize_command, spawn
-from mlplatform_tests.dataops import materialize_dataops, read_warehouse_table
-from mlplatform_tests.fixtures import make_projects_and_tags, write_source
-from mlplatform_tests.mlops import materialize_all, mlplatform_cli, registry_for
+from mlplatform_tests.support.commands import BIN, local_dagster_home, materialize_command, spawn
+from mlplatform_tests.support.dataops import materialize_dataops, read_warehouse_table
+from mlplatform_tests.support.fixtures import make_projects_and_tags, write_source
+from mlplatform_tests.support.mlops import materialize_all, mlplatform_cli, registry_for
 
 MATERIALIZE_DATAOPS = materialize_command("group:ingestion or group:transformation")
 DBT_STEP_STARTED = 'Started execution of step "madewithml_dbt_models"'
@@ -150,9 +150,9 @@ def _study_of_version(settings: Settings, registry, version: str):
     import optuna
 
     sha = _version_tags(registry, version)["data_sha256"]
-    names = optuna.get_all_study_names(settings.optuna_storage)
+    names = optuna.get_all_study_names(settings.tuning.storage)
     (name,) = [name for name in names if sha[:12] in name]
-    return optuna.load_study(study_name=name, storage=settings.optuna_storage)
+    return optuna.load_study(study_name=name, storage=settings.tuning.storage)
 
 
 @contextmanager

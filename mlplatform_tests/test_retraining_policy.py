@@ -33,9 +33,9 @@ from mlplatform.core.training import rows_at_cutoff, rows_until
 from mlplatform.defs.monitoring.sensors import REASON_TAG, RULES_TAG, retraining_sensor
 from mlplatform.resources.notifications import Notifier
 from mlplatform.resources.policies import RetrainingPolicy
-from mlplatform_tests.events import report_drift, report_performance, tick_sensor
-from mlplatform_tests.fixtures import make_projects_and_tags
-from mlplatform_tests.slack import slack_stand_in
+from mlplatform_tests.support.events import report_drift, report_performance, tick_sensor
+from mlplatform_tests.support.fixtures import make_projects_and_tags
+from mlplatform_tests.support.standins.slack import slack_stand_in
 
 HOUR = 3600.0
 NO_COOLDOWN = RetrainingConfig(cooldown_seconds=0)

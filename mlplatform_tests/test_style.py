@@ -3,7 +3,7 @@
 import subprocess
 
 from mlplatform.settings import PROJECT_ROOT
-from mlplatform_tests.commands import BIN
+from mlplatform_tests.support.commands import BIN
 
 RUFF = str(BIN / "ruff")
 

@@ -3,8 +3,8 @@ and never serves the value of a secret set in the environment."""
 
 from pathlib import Path
 
-from mlplatform_tests.commands import BIN
-from mlplatform_tests.webserver import ASSET_NODES, dagster_server, graphql
+from mlplatform_tests.support.commands import BIN
+from mlplatform_tests.support.webserver import ASSET_NODES, dagster_server, graphql
 
 QUERY = """{
   workspaceOrError { ... on Workspace { locationEntries { name } } }
@@ -53,5 +53,5 @@ def test_webserver_serves_the_asset_graph(tmp_path: Path) -> None:
     }
     assert resources["notifier"]["slack_webhook_url"]["type"] == "ENV_VAR"
     assert resources["mlflow_tracking"]["tracking_uri"]["type"] == "ENV_VAR"
-    assert resources["training_policy"]["optuna_storage"]["type"] == "ENV_VAR"
+    assert resources["training_policy"]["storage"]["type"] == "ENV_VAR"
     assert "-secret" not in body, "the webserver served a secret's value"

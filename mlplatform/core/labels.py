@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from mlplatform.core.splits import TEST_FRACTION
+
 OTHER = "other"
 ACCEPTED_TAGS: tuple[str, ...] = ("natural-language-processing", "computer-vision", "mlops")
 
@@ -26,6 +28,10 @@ def fold_tags(
 
 @dataclass(frozen=True)
 class LabelConfig:
+    """Which labeled rows a model learns from: how raw tags fold into classes, and the share of
+    ids held out for testing (the same ids every time, see `splits.in_holdout`)."""
+
     accepted: tuple[str, ...] | None = ACCEPTED_TAGS
     min_count: int = 0
     other: str = OTHER
+    test_fraction: float = TEST_FRACTION

@@ -18,7 +18,7 @@ from mlplatform.core.evaluation import (
 )
 from mlplatform.core.labels import OTHER, LabelConfig, fold_tags
 from mlplatform.core.scores import Metrics, TaggerScores
-from mlplatform.core.splits import TEST_FRACTION, in_holdout, split_dataset, stratified_sample
+from mlplatform.core.splits import in_holdout, split_dataset, stratified_sample
 from mlplatform.core.text import project_text
 from mlplatform.core.tuning import TrialRecord, TuningResult, fit_tagger, tune
 from mlplatform.core.tuning_config import TuningConfig
@@ -82,7 +82,6 @@ def train_tagger(
     frame: pd.DataFrame,
     tuning_config: TuningConfig = TuningConfig(),
     label_config: LabelConfig = LabelConfig(),
-    test_fraction: float = TEST_FRACTION,
     on_trial: Callable[[TrialRecord], None] | None = None,
 ) -> TrainingOutcome:
     """Tune on train (CV), learn the threshold on validation, refit on train + validation.
@@ -94,7 +93,7 @@ def train_tagger(
     tuning_config = with_embedding_bound(tuning_config, len(labeled))
     splits = split_dataset(
         labeled,
-        test_fraction=test_fraction,
+        test_fraction=label_config.test_fraction,
         seed=tuning_config.seed,
         time_aware=tuning_config.time_aware,
     )
@@ -173,21 +172,19 @@ def training_cutoff(frame: pd.DataFrame) -> str | None:
 def holdout_rows(
     frame: pd.DataFrame,
     label_config: LabelConfig = LabelConfig(),
-    test_fraction: float = TEST_FRACTION,
 ) -> pd.DataFrame:
     """The held-out rows of `frame` (the same ids every time), with folded labels."""
     labeled = prepare_labeled(frame, label_config)
-    return labeled[in_holdout(labeled["id"], test_fraction)].reset_index(drop=True)
+    return labeled[in_holdout(labeled["id"], label_config.test_fraction)].reset_index(drop=True)
 
 
 def rows_until(
     frame: pd.DataFrame,
     cutoff: str | None,
     label_config: LabelConfig = LabelConfig(),
-    test_fraction: float = TEST_FRACTION,
 ) -> pd.DataFrame:
     """The rows a model trained up to `cutoff` learned from (held-out rows excluded)."""
-    return rows_at_cutoff(frame, cutoff, label_config, test_fraction).trained
+    return rows_at_cutoff(frame, cutoff, label_config).trained
 
 
 @dataclass(frozen=True)
@@ -207,11 +204,10 @@ def rows_at_cutoff(
     frame: pd.DataFrame,
     cutoff: str | None,
     label_config: LabelConfig = LabelConfig(),
-    test_fraction: float = TEST_FRACTION,
 ) -> RowsAtCutoff:
     """Without a cutoff (dates unknown) every row counts as trained on."""
     labeled = prepare_labeled(frame, label_config)
-    held_out = in_holdout(labeled["id"], test_fraction)
+    held_out = in_holdout(labeled["id"], label_config.test_fraction)
     seen = pd.Series(True, index=labeled.index)
     if cutoff:
         seen = pd.to_datetime(labeled["created_on"]) <= pd.Timestamp(cutoff)

@@ -1,10 +1,16 @@
-"""How steps run: the executor a setting names."""
+"""How steps run: the executors `MLPLATFORM_EXECUTOR` chooses from (register a new one here)."""
+
+from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from dagster import ExecutorDefinition, in_process_executor, multiprocess_executor
+from dagster import EnvVar, ExecutorDefinition, in_process_executor, multiprocess_executor
 
-from mlplatform.settings import CELERY_BACKEND_VAR, CELERY_BROKER_VAR, Settings
+from mlplatform.choices import Registry
+
+if TYPE_CHECKING:
+    from mlplatform.settings import Secret, Settings
 
 
 def _celery(settings: Settings) -> ExecutorDefinition:
@@ -17,15 +23,22 @@ def _celery(settings: Settings) -> ExecutorDefinition:
 
     config = {"config_source": {"task_acks_late": True, "task_reject_on_worker_lost": True}}
     # Unset: dagster-celery's defaults, RabbitMQ on localhost and the rpc:// result backend.
-    if settings.celery_broker:
-        config["broker"] = {"env": CELERY_BROKER_VAR}
-    if settings.celery_backend:
-        config["backend"] = {"env": CELERY_BACKEND_VAR}
+    for key, value in (("broker", settings.celery_broker), ("backend", settings.celery_backend)):
+        if value is not None:
+            config[key] = as_string_source(value)
     return celery_executor.configured(config)
 
 
-EXECUTORS: dict[str, Callable[[Settings], ExecutorDefinition]] = {
-    "in_process": lambda _: in_process_executor,  # default: fastest on one machine
-    "multiprocess": lambda _: multiprocess_executor,  # parallel steps, limited by the pools
-    "celery": _celery,  # steps spread over worker processes or machines
-}
+def as_string_source(value: Secret) -> dict[str, str] | str:
+    """Executor config takes a secret as `{"env": name}`, Dagster's StringSource."""
+    return {"env": value.env_var_name} if isinstance(value, EnvVar) else value
+
+
+EXECUTORS: Registry[Callable[[Settings], ExecutorDefinition]] = Registry(
+    "MLPLATFORM_EXECUTOR",
+    {
+        "in_process": lambda _: in_process_executor,  # default: fastest on one machine
+        "multiprocess": lambda _: multiprocess_executor,  # parallel steps, limited by the pools
+        "celery": _celery,  # steps spread over worker processes or machines
+    },
+)

@@ -12,8 +12,8 @@ from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
 from mlplatform.core.drift import DriftTest
 from mlplatform.core.gate import ModelEvaluation
-from mlplatform.core.markdown import literal
 from mlplatform.core.retraining import PerformanceEvent, RetrainingConfig, performance_verdicts
+from mlplatform.lib.markdown import literal
 
 if TYPE_CHECKING:
     from mlplatform.core.performance import PerformanceEstimate
@@ -39,7 +39,7 @@ def inline_image(figure, alt: str) -> MetadataValue:
 
 def evaluation_metadata(evaluation: ModelEvaluation) -> dict[str, Any]:
     """What the gate compared and decided, for the evaluation asset and the gate check."""
-    from mlplatform.core.reporting import comparison_rows, empty_slices
+    from mlplatform.lib.reporting import comparison_rows, empty_slices
 
     champion = evaluation.champion
     scores = ["challenger", "champion", "change"] if champion else ["challenger"]

@@ -15,13 +15,7 @@ from dagster import deserialize_value, serialize_value
 from dagster_airbyte import AirbyteCloudWorkspace, AirbyteWorkspace
 from dagster_airbyte.translator import AirbyteWorkspaceData
 
-from mlplatform.resources import as_env_var
-from mlplatform.settings import (
-    AIRBYTE_CLIENT_ID_VAR,
-    AIRBYTE_CLIENT_SECRET_VAR,
-    AIRBYTE_PASSWORD_VAR,
-    AirbyteSettings,
-)
+from mlplatform.settings import AirbyteSettings, reveal
 
 
 class AirbyteStateError(RuntimeError):
@@ -30,16 +24,17 @@ class AirbyteStateError(RuntimeError):
 
 
 def build_airbyte_workspace(
-    settings: AirbyteSettings, secrets_as_env_vars: bool = False
+    settings: AirbyteSettings, reveal_secrets: bool = False
 ) -> AirbyteWorkspace | AirbyteCloudWorkspace:
+    """The workspace; outside Dagster (`reveal_secrets`) secrets are passed as their values."""
     if not settings.workspace_id:
         raise ValueError("MLPLATFORM_INGESTION=airbyte needs MLPLATFORM_AIRBYTE_WORKSPACE_ID")
 
-    def secret(name: str, value: str | None):
-        return as_env_var(name, value) if secrets_as_env_vars else value
+    def secret(value):
+        return reveal(value) if reveal_secrets else value
 
-    client_id = secret(AIRBYTE_CLIENT_ID_VAR, settings.client_id)
-    client_secret = secret(AIRBYTE_CLIENT_SECRET_VAR, settings.client_secret)
+    client_id = secret(settings.client_id)
+    client_secret = secret(settings.client_secret)
     if settings.cloud:
         return AirbyteCloudWorkspace(
             workspace_id=settings.workspace_id,
@@ -54,7 +49,7 @@ def build_airbyte_workspace(
         client_id=client_id,
         client_secret=client_secret,
         username=settings.username,
-        password=secret(AIRBYTE_PASSWORD_VAR, settings.password),
+        password=secret(settings.password),
         poll_interval=settings.poll_interval_seconds,
     )
 
@@ -62,7 +57,9 @@ def build_airbyte_workspace(
 def refresh_workspace_state(settings: AirbyteSettings) -> AirbyteWorkspaceData:
     """Ask the Airbyte API for the workspace and replace the cached copy with the answer."""
     # Once, without dagster-airbyte's retries: a code location waits on this while it loads.
-    workspace = build_airbyte_workspace(settings).model_copy(update={"request_max_retries": 0})
+    workspace = build_airbyte_workspace(settings, reveal_secrets=True).model_copy(
+        update={"request_max_retries": 0}
+    )
     data = workspace.fetch_airbyte_workspace_data()
     path = settings.state_path
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -95,7 +95,7 @@ class MlflowModelRegistry(ConfigurableResource):
         return TaggerModel(tagger, model_version.run_id, dict(model_version.tags), version)
 
     def log_reference(self, version: str, profile: pd.DataFrame) -> None:
-        """Save the drift reference of a version in its run (at promotion time)."""
+        """Save the drift reference of a version in its run (monitoring builds it once)."""
         client = self.tracking.client()
         run_id = client.get_model_version(self.registered_model_name, version).run_id
         with tempfile.TemporaryDirectory() as scratch:
@@ -104,7 +104,7 @@ class MlflowModelRegistry(ConfigurableResource):
             client.log_artifact(run_id, str(path), REFERENCE_DIR)
 
     def load_reference(self, version: str) -> pd.DataFrame | None:
-        """The drift reference saved when `version` was promoted, if any."""
+        """The drift reference saved for `version`, if any."""
         from mlflow.exceptions import MlflowException
 
         client = self.tracking.client()

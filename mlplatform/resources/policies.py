@@ -4,6 +4,7 @@ Their defaults are the core's config dataclasses' own, so each is stated once.
 """
 
 from dataclasses import fields
+from typing import Any, TypeVar
 
 from dagster import ConfigurableResource
 from pydantic import Field
@@ -12,9 +13,10 @@ from mlplatform.core.drift import DriftConfig
 from mlplatform.core.gate import GateConfig
 from mlplatform.core.labels import LabelConfig
 from mlplatform.core.retraining import RetrainingConfig
-from mlplatform.core.splits import TEST_FRACTION
 from mlplatform.core.tuning_config import TuningConfig
 from mlplatform.core.volume import VolumeConfig
+
+T = TypeVar("T")
 
 
 class IngestionPolicy(ConfigurableResource):
@@ -24,48 +26,41 @@ class IngestionPolicy(ConfigurableResource):
     accept_shrink: bool = VolumeConfig.accept_shrink
 
     def volume_config(self) -> VolumeConfig:
-        return VolumeConfig(self.max_drop_fraction, self.accept_shrink)
+        return config_from(self, VolumeConfig)
 
 
 class TrainingPolicy(ConfigurableResource):
-    """How `trained_model` tunes and fits, and which rows are held out."""
+    """How `trained_model` tunes and fits, and which rows are held out.
+
+    Tuning fields carry `TuningConfig`'s names and labeling fields `LabelConfig`'s (with
+    `accepted_tags`, `min_tag_count` for the UI), so each maps onto the core by name.
+    """
 
     n_trials: int = TuningConfig.n_trials
     timeout_seconds: float | None = TuningConfig.timeout_seconds
     cv_folds: int = TuningConfig.cv_folds
     time_aware: bool = TuningConfig.time_aware
     min_gain_standard_errors: float = TuningConfig.min_gain_standard_errors
-    tuning_sample_rows: int | None = TuningConfig.sample_rows
+    sample_rows: int | None = TuningConfig.sample_rows
     embeddings: bool = TuningConfig.embeddings
     embedding_max_rows: int | None = TuningConfig.embedding_max_rows
     seed: int = TuningConfig.seed
-    tuning_workers: int = TuningConfig.workers
-    optuna_storage: str | None = TuningConfig.storage
+    workers: int = TuningConfig.workers
+    storage: str | None = TuningConfig.storage
     accepted_tags: list[str] | None = Field(
         default_factory=lambda: list(LabelConfig.accepted or ())
     )
     min_tag_count: int = LabelConfig.min_count
-    test_fraction: float = TEST_FRACTION
+    test_fraction: float = LabelConfig.test_fraction
 
     def tuning_config(self, study_name: str) -> TuningConfig:
-        return TuningConfig(
-            n_trials=self.n_trials,
-            timeout_seconds=self.timeout_seconds,
-            cv_folds=self.cv_folds,
-            time_aware=self.time_aware,
-            min_gain_standard_errors=self.min_gain_standard_errors,
-            sample_rows=self.tuning_sample_rows,
-            embeddings=self.embeddings,
-            embedding_max_rows=self.embedding_max_rows,
-            seed=self.seed,
-            storage=self.optuna_storage,
-            study_name=study_name,
-            workers=self.tuning_workers,
-        )
+        return config_from(self, TuningConfig, study_name=study_name)
 
     def label_config(self) -> LabelConfig:
         accepted = None if self.accepted_tags is None else tuple(self.accepted_tags)
-        return LabelConfig(accepted=accepted, min_count=self.min_tag_count)
+        return LabelConfig(
+            accepted=accepted, min_count=self.min_tag_count, test_fraction=self.test_fraction
+        )
 
 
 class PromotionPolicy(ConfigurableResource):
@@ -77,9 +72,7 @@ class PromotionPolicy(ConfigurableResource):
     min_slice_rows: int = GateConfig.min_slice_rows
 
     def gate_config(self) -> GateConfig:
-        return GateConfig(
-            self.f1_tolerance, self.collapse_tolerance, self.min_f1, self.min_slice_rows
-        )
+        return config_from(self, GateConfig)
 
 
 class MonitoringPolicy(ConfigurableResource):
@@ -96,16 +89,7 @@ class MonitoringPolicy(ConfigurableResource):
     reference_rows: int | None = DriftConfig.reference_rows
 
     def drift_config(self) -> DriftConfig:
-        return DriftConfig(
-            min_rows=self.min_rows,
-            label_p_value=self.label_p_value,
-            length_p_value=self.length_p_value,
-            content_auc=self.content_auc,
-            prediction_distance=self.prediction_distance,
-            required_tests=tuple(self.required_tests),
-            min_drifted_tests=self.min_drifted_tests,
-            reference_rows=self.reference_rows,
-        )
+        return config_from(self, DriftConfig, required_tests=tuple(self.required_tests))
 
 
 class RetrainingPolicy(ConfigurableResource):
@@ -121,5 +105,14 @@ class RetrainingPolicy(ConfigurableResource):
     first_training_rows: int | None = RetrainingConfig.first_training_rows
 
     def retraining_config(self) -> RetrainingConfig:
-        # The resource's fields are the config's, one for one.
-        return RetrainingConfig(**{f.name: getattr(self, f.name) for f in fields(RetrainingConfig)})
+        return config_from(self, RetrainingConfig)
+
+
+def config_from(policy: ConfigurableResource, config: type[T], **given: Any) -> T:
+    """The core config whose fields the policy shares by name; `given` fields are set as is."""
+    shared = {
+        f.name: getattr(policy, f.name)
+        for f in fields(config)
+        if f.name not in given and f.name in type(policy).model_fields
+    }
+    return config(**shared, **given)

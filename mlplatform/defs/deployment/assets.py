@@ -16,7 +16,7 @@ from mlplatform.lib.metadata import evaluation_metadata
 from mlplatform.lib.ownership import ML_OWNERS
 from mlplatform.resources.model_registry import CHAMPION, MlflowModelRegistry, TaggerModel
 from mlplatform.resources.notifications import Notifier, ReportStore
-from mlplatform.resources.policies import MonitoringPolicy, PromotionPolicy, TrainingPolicy
+from mlplatform.resources.policies import PromotionPolicy, TrainingPolicy
 from mlplatform.resources.warehouse import WAREHOUSE_POOL
 
 DEPLOYMENT_ASSET_OPTIONS = dict(
@@ -41,12 +41,10 @@ def model_evaluation(
     reports: ReportStore,
 ) -> Output[ModelEvaluation]:
     """The challenger and the champion scored on the same held-out rows, and the gate's verdict."""
-    from mlplatform.core.reporting import comparison_markdown
     from mlplatform.core.training import holdout_rows, score_tagger
+    from mlplatform.lib.reporting import comparison_markdown
 
-    holdout = holdout_rows(
-        labeled_projects, training_policy.label_config(), training_policy.test_fraction
-    )
+    holdout = holdout_rows(labeled_projects, training_policy.label_config())
     challenger = score_tagger(trained_model.tagger, holdout)
     champion_version = model_registry.alias_version(CHAMPION)
     if champion_version == trained_model.version:
@@ -79,48 +77,19 @@ def model_evaluation(
 
 @asset(**DEPLOYMENT_ASSET_OPTIONS)
 def champion_model(
-    context: AssetExecutionContext,
     model_evaluation: ModelEvaluation,
-    labeled_projects: pd.DataFrame,
     model_registry: MlflowModelRegistry,
-    training_policy: TrainingPolicy,
-    monitoring_policy: MonitoringPolicy,
     notifier: Notifier,
 ) -> MaterializeResult:
-    """Moves the registry alias `champion` to the challenger; the old one becomes `previous`.
-
-    The champion's drift reference (a stratified sample of its training rows with its
-    predictions) is saved with it.
-    """
-    from mlplatform.core.drift import drift_profile
-    from mlplatform.core.splits import stratified_sample
-    from mlplatform.core.text import project_text
-    from mlplatform.core.training import rows_until
-
+    """Moves the registry alias `champion` to the challenger; the old one becomes `previous`."""
     if not model_evaluation.decision.promote:
         raise Failure("the promotion gate did not pass; champion unchanged", allow_retries=False)
     version = model_evaluation.challenger_version
-    registered = model_registry.load(version)
-    seen = rows_until(
-        labeled_projects,
-        registered.tags.get("training_cutoff"),
-        training_policy.label_config(),
-        training_policy.test_fraction,
-    )
-    seen = stratified_sample(
-        seen, monitoring_policy.drift_config().reference_rows, training_policy.seed
-    )
-    reference = drift_profile(seen, registered.tagger.predict(project_text(seen)))
-    model_registry.log_reference(version, reference)
     replaced = model_registry.promote(version)
     notifier.notify(
         "champion_changed",
         f"champion is now v{version} (was {f'v{replaced}' if replaced else 'none'})",
     )
     return MaterializeResult(
-        metadata={
-            "champion_version": version,
-            "previous_version": replaced or "none",
-            "reference_rows": len(reference),
-        }
+        metadata={"champion_version": version, "previous_version": replaced or "none"}
     )

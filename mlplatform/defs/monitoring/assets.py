@@ -19,7 +19,7 @@ from mlplatform.lib.metadata import (
 )
 from mlplatform.lib.ownership import ML_OWNERS
 from mlplatform.resources.mlflow_tracking import MlflowTracking
-from mlplatform.resources.model_registry import CHAMPION, MlflowModelRegistry
+from mlplatform.resources.model_registry import CHAMPION, MlflowModelRegistry, TaggerModel
 from mlplatform.resources.notifications import Notifier, ReportStore
 from mlplatform.resources.policies import MonitoringPolicy, RetrainingPolicy, TrainingPolicy
 from mlplatform.resources.warehouse import WAREHOUSE_POOL
@@ -50,19 +50,21 @@ def drift_report(
 ) -> Output[dict[str, Any]]:
     """Label, length, content and prediction drift of new rows vs the champion's reference."""
     from mlplatform.core.drift import drift_profile, measure_drift
-    from mlplatform.core.reporting import drift_figure
     from mlplatform.core.text import project_text
     from mlplatform.core.training import rows_after
+    from mlplatform.lib.reporting import drift_figure
 
     version = model_registry.alias_version(CHAMPION)
-    reference = model_registry.load_reference(version) if version else None
-    if reference is None:
-        context.log.warning("No champion with a drift reference yet: nothing to compare.")
+    if version is None:
+        context.log.warning("No champion yet: nothing to compare.")
         return Output(
             {"status": "no_reference", "drift_detected": False},
             metadata={"status": "no_reference", "drift_detected": False},
         )
     champion = model_registry.load(version)
+    reference = champion_reference(
+        context, model_registry, champion, labeled_projects, training_policy, monitoring_policy
+    )
     cutoff = champion.tags.get("training_cutoff")
     new_rows = rows_after(
         labeled_projects, cutoff, training_policy.label_config(), monitoring_policy.window_days
@@ -103,6 +105,36 @@ def drift_report(
     return Output({**result.as_dict(), "champion_version": version}, metadata=metadata)
 
 
+def champion_reference(
+    context: AssetExecutionContext,
+    model_registry: MlflowModelRegistry,
+    champion: TaggerModel,
+    labeled_projects: pd.DataFrame,
+    training_policy: TrainingPolicy,
+    monitoring_policy: MonitoringPolicy,
+) -> pd.DataFrame:
+    """The champion's drift reference: a stratified sample of its training rows with its
+    predictions, built the first time it is monitored and kept with its registry version."""
+    reference = model_registry.load_reference(champion.version)
+    if reference is not None:
+        return reference
+    from mlplatform.core.drift import drift_profile
+    from mlplatform.core.splits import stratified_sample
+    from mlplatform.core.text import project_text
+    from mlplatform.core.training import rows_until
+
+    seen = rows_until(
+        labeled_projects, champion.tags.get("training_cutoff"), training_policy.label_config()
+    )
+    seen = stratified_sample(
+        seen, monitoring_policy.drift_config().reference_rows, training_policy.seed
+    )
+    reference = drift_profile(seen, champion.tagger.predict(project_text(seen)))
+    model_registry.log_reference(champion.version, reference)
+    context.log.info(f"drift reference of v{champion.version}: {len(reference)} training rows")
+    return reference
+
+
 @asset(
     **MONITORING_ASSET_OPTIONS,
     kinds={"scikitlearn", "scipy"},
@@ -119,18 +151,16 @@ def champion_performance(
     """The champion's F1 on labeled rows after its cutoff vs on its own test rows (bootstrap
     intervals), and the new rows as a share of those it was trained on."""
     from mlplatform.core.performance import estimate_performance, monthly_scores
-    from mlplatform.core.reporting import performance_figure
     from mlplatform.core.retraining import PerformanceEvent
     from mlplatform.core.text import project_text
     from mlplatform.core.training import rows_at_cutoff
+    from mlplatform.lib.reporting import performance_figure
 
     policy = retraining_policy.retraining_config()
     version = model_registry.alias_version(CHAMPION)
     champion = model_registry.load(version) if version else None
     cutoff = champion.tags.get("training_cutoff") if champion else None
-    rows = rows_at_cutoff(
-        labeled_projects, cutoff, training_policy.label_config(), training_policy.test_fraction
-    )
+    rows = rows_at_cutoff(labeled_projects, cutoff, training_policy.label_config())
     if champion is None:
         context.log.info(f"No champion yet: {rows.training_rows} labeled training rows.")
         event = PerformanceEvent(-1, 0.0, rows.training_rows, len(rows.trained), new_rows=0)

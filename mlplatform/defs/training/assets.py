@@ -27,10 +27,10 @@ def trained_model(
 ) -> Output[TaggerModel]:
     """A project tagger tuned by optuna and fitted on labeled_projects; a new registry version."""
     # The ML stack loads when training runs, not when the code location loads.
-    from mlplatform.core.reporting import training_record
     from mlplatform.core.sources import data_fingerprint
     from mlplatform.core.training import train_tagger, training_cutoff
     from mlplatform.core.tuning import SEARCH_SPACE_VERSION
+    from mlplatform.lib.reporting import training_record
 
     fingerprint = data_fingerprint(labeled_projects)
     cutoff = training_cutoff(labeled_projects)
@@ -50,7 +50,6 @@ def trained_model(
             labeled_projects,
             training_policy.tuning_config(study_name),
             training_policy.label_config(),
-            training_policy.test_fraction,
             on_trial=trial_logger(context, training_policy.n_trials),
         )
         mlflow_tracking.log_trials(run_id, outcome.tuning.trials)

@@ -39,15 +39,15 @@ from dagster_airbyte.translator import (
 )
 from dagster_airbyte.utils import DAGSTER_AIRBYTE_TRANSLATOR_METADATA_KEY
 
-from mlplatform.defs.ingestion.jobs import ingestion_job
-from mlplatform.ingestion_backends import RAW_TABLES
+from mlplatform.ingestion import RAW_TABLES
+from mlplatform.ingestion.jobs import ingestion_job
 from mlplatform.lib.checks import gx_check_spec, suite_check_result
 from mlplatform.lib.metadata import PREVIEW_ROWS, table_metadata
 from mlplatform.lib.ownership import DATA_OWNERS
 from mlplatform.resources.airbyte import AirbyteStateError, workspace_state
 from mlplatform.resources.great_expectations import GreatExpectationsResource
 from mlplatform.resources.warehouse import WAREHOUSE_POOL, WAREHOUSE_TABLE_TAG, Warehouse
-from mlplatform.settings import AirbyteSettings, active_settings
+from mlplatform.settings import AirbyteSettings
 
 # Destinations V2 adds these to every table (`_airbyte_raw_id`, `_airbyte_extracted_at`, ...).
 AIRBYTE_COLUMN_PREFIX = "_airbyte_"
@@ -77,17 +77,17 @@ class RawTableTranslator(DagsterAirbyteTranslator):
         )
 
 
-def airbyte_ingestion() -> Definitions:
-    settings = active_settings().airbyte
+def airbyte_definitions(settings: AirbyteSettings) -> Definitions:
     try:
         state = workspace_state(settings)
         connection = find_connection(state, settings.connection)
         specs = raw_table_specs(state, connection)
     except AirbyteStateError as error:
-        return Definitions(assets=[unavailable_raw_tables(str(error))])
+        return Definitions(assets=[unavailable_raw_tables(str(error))], jobs=[ingestion_job])
     return Definitions(
         assets=[airbyte_sync_assets(specs)],
         sensors=[airbyte_sync_sensor(settings, connection.id)],
+        jobs=[ingestion_job],
     )
 
 

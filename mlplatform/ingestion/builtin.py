@@ -34,8 +34,8 @@ from dagster import (
 from mlplatform.core.sources import SourceError, data_fingerprint
 from mlplatform.core.validation import SuiteOutcome
 from mlplatform.core.volume import VolumeVerdict, check_volume
-from mlplatform.defs.ingestion.jobs import ingestion_job
-from mlplatform.ingestion_backends import RAW_TABLES
+from mlplatform.ingestion import RAW_TABLES
+from mlplatform.ingestion.jobs import ingestion_job
 from mlplatform.lib.checks import (
     gx_check_spec,
     suite_check_result,
@@ -167,5 +167,5 @@ def source_change_sensor(
     )
 
 
-def builtin_ingestion() -> Definitions:
-    return Definitions(assets=[raw_tables], sensors=[source_change_sensor])
+def builtin_definitions() -> Definitions:
+    return Definitions(assets=[raw_tables], sensors=[source_change_sensor], jobs=[ingestion_job])

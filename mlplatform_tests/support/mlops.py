@@ -16,8 +16,8 @@ from mlplatform.resources import build_model_registry
 from mlplatform.resources.model_registry import MlflowModelRegistry, TaggerModel
 from mlplatform.resources.policies import PromotionPolicy, TrainingPolicy
 from mlplatform.settings import Settings
-from mlplatform_tests.commands import BIN
-from mlplatform_tests.dataops import materialize_selection
+from mlplatform_tests.support.commands import BIN
+from mlplatform_tests.support.dataops import materialize_selection
 
 QUICK_TRAINING = TrainingPolicy(n_trials=3, cv_folds=3, timeout_seconds=None)
 # Everything up to the champion; drift_report has tests of its own.

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mlplatform.settings import PROJECT_ROOT
-from mlplatform_tests.services import background
+from mlplatform_tests.support.services import background
 
 
 def free_port() -> int:

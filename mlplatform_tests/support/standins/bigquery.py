@@ -37,7 +37,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from mlplatform_tests.services import background
+from mlplatform_tests.support.services import background
 
 BQEMULATOR_VERSION = "1.4.0"
 # numpy: see the module docstring.

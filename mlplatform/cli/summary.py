@@ -1,44 +1,16 @@
-"""Use the champion outside Dagster: predictions, and moving the `champion` alias by hand."""
+"""`mlplatform summary`: what a materialization left behind, and where to look next."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from mlplatform.cli.champion import registry_from_settings
 from mlplatform.core.sources import is_http
-from mlplatform.resources import build_model_registry, build_warehouse
-from mlplatform.resources.model_registry import CHAMPION, PREVIOUS, MlflowModelRegistry
-from mlplatform.settings import Settings
+from mlplatform.resources.model_registry import CHAMPION
+from mlplatform.resources.warehouses import build_warehouse
+from mlplatform.settings import Settings, reveal
 
 SUMMARY_TABLE = "labeled_projects"
-
-
-def registry_from_settings(settings: Settings | None = None) -> MlflowModelRegistry:
-    return build_model_registry(settings or Settings.from_env())
-
-
-def predict(
-    title: str,
-    description: str,
-    precision_mode: bool = False,
-    version: str | None = None,
-    registry: MlflowModelRegistry | None = None,
-) -> dict[str, Any]:
-    """Tag one project with the champion (or `version`): {tag, probability, version}."""
-    registry = registry or registry_from_settings()
-    version = version or registry.alias_version(CHAMPION)
-    if version is None:
-        raise LookupError(
-            f"{registry.registered_model_name} has no champion yet: "
-            "materialize champion_model first"
-        )
-    prediction = registry.load(version).tagger.predict_project(title, description, precision_mode)
-    return {**prediction, "version": version}
-
-
-def aliases(registry: MlflowModelRegistry | None = None) -> dict[str, str | None]:
-    registry = registry or registry_from_settings()
-    return {alias: registry.alias_version(alias) for alias in (CHAMPION, PREVIOUS)}
 
 
 @dataclass(frozen=True)
@@ -93,5 +65,5 @@ def summary(settings: Settings | None = None) -> PlatformSummary:
         table=warehouse.table_name(SUMMARY_TABLE),
         table_rows=warehouse.row_count(SUMMARY_TABLE),
         mlflow_ui_url=settings.mlflow_ui_url,
-        tracking_uri=settings.mlflow_tracking_uri,
+        tracking_uri=reveal(settings.mlflow_tracking_uri),
     )

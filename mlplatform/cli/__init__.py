@@ -43,34 +43,36 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "airbyte-state":
         return _refresh_airbyte_state()
-    from mlplatform import serving
-
     if args.command == "summary":
-        print(serving.summary().to_text())
+        from mlplatform.cli.summary import summary
+
+        print(summary().to_text())
         return 0
+    from mlplatform.cli import champion
+
     if args.command == "recover":
         from dagster import DagsterInstance
 
-        from mlplatform.lib.recovery import recover_dead_runs
+        from mlplatform.cli.recovery import recover_dead_runs
         from mlplatform.resources.model_io import DAGSTER_RUN_TAG
 
         with DagsterInstance.get() as instance:
             recovered = recover_dead_runs(instance)
         # Their training runs would show as running in MLflow forever.
-        tracking = serving.registry_from_settings().tracking
+        tracking = champion.registry_from_settings().tracking
         killed = tracking.kill_runs_of(DAGSTER_RUN_TAG, [run.run_id for run in recovered])
         runs = [asdict(run) for run in recovered]
         print(json.dumps({"runs": runs, "mlflow_runs_killed": killed}))
         return 0
     try:
         if args.command == "predict":
-            result = serving.predict(
+            result = champion.predict(
                 args.title, args.description, args.precision_mode, args.version
             )
         elif args.command == "champion":
-            result = serving.aliases()
+            result = champion.aliases()
         else:
-            replaced, restored = serving.registry_from_settings().rollback(args.to_version)
+            replaced, restored = champion.registry_from_settings().rollback(args.to_version)
             result = {"champion": restored, "previous": replaced}
     except LookupError as error:
         print(f"mlplatform {args.command}: {error}", file=sys.stderr)

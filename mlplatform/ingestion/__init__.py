@@ -1,0 +1,62 @@
+"""Ingestion: the backends that land the raw tables `projects` and `tags` in the warehouse, the
+job that runs them and the sensors that notice new data.
+
+`MLPLATFORM_INGESTION` picks a backend from `INGESTIONS`; `mlplatform.definitions` merges its
+definitions and resources with the `defs/` folder. Nothing in `defs/` imports this package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlplatform.choices import Registry
+
+if TYPE_CHECKING:
+    from dagster import Definitions
+
+    from mlplatform.settings import Settings
+
+# The raw tables every backend lands, with what each holds; dbt's sources and the GX suites
+# (gx/expectations/<table>.json) use the same names.
+RAW_TABLES = {
+    "projects": "Made With ML projects: id, created_on, title, description.",
+    "tags": "The tag of each project: id, tag.",
+}
+
+
+@dataclass(frozen=True)
+class IngestionBackend:
+    """What one backend brings: its assets, checks and sensors, and the resources they need."""
+
+    definitions: Callable[[Settings], Definitions]
+    resources: Callable[[Settings], dict[str, Any]] = field(default=lambda settings: {})
+
+
+def _builtin_definitions(settings: Settings) -> Definitions:
+    from mlplatform.ingestion.builtin import builtin_definitions
+
+    return builtin_definitions()
+
+
+# dagster-airbyte is imported only when Airbyte lands the tables.
+def _airbyte_definitions(settings: Settings) -> Definitions:
+    from mlplatform.ingestion.airbyte import airbyte_definitions
+
+    return airbyte_definitions(settings.airbyte)
+
+
+def _airbyte_resources(settings: Settings) -> dict[str, Any]:
+    from mlplatform.resources.airbyte import build_airbyte_workspace
+
+    return {"airbyte": build_airbyte_workspace(settings.airbyte)}
+
+
+INGESTIONS: Registry[IngestionBackend] = Registry(
+    "MLPLATFORM_INGESTION",
+    {
+        "builtin": IngestionBackend(_builtin_definitions),
+        "airbyte": IngestionBackend(_airbyte_definitions, _airbyte_resources),
+    },
+)

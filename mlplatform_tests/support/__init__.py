@@ -1,0 +1,1 @@
+"""Test and benchmark support: fixtures, throwaway instances, drivers, generators."""
