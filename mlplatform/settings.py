@@ -11,15 +11,15 @@ registry's business (`mlplatform.choices.Registry`).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from dagster import EnvVar
 
-from mlplatform.core.sources import DEFAULT_SOURCE, SOURCE_ALIASES, is_http
+from mlplatform.core.sources import DEFAULT_SOURCE, SOURCE_ALIASES, is_http, without_credentials
 from mlplatform.core.tuning_config import TuningConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +28,7 @@ GX_PROJECT_DIR = PROJECT_ROOT / "gx"
 
 # Variables that may hold credentials: resources receive them as `dagster.EnvVar`.
 SLACK_WEBHOOK_VAR = "MLPLATFORM_SLACK_WEBHOOK_URL"
+SOURCE_VAR = "MLPLATFORM_SOURCE"
 TRACKING_URI_VAR = "MLFLOW_TRACKING_URI"
 FLAG_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 OPTUNA_STORAGE_VAR = "MLPLATFORM_OPTUNA_STORAGE"
@@ -37,6 +38,10 @@ BIGQUERY_CREDENTIALS_VAR = "MLPLATFORM_BIGQUERY_CREDENTIALS"
 AIRBYTE_CLIENT_ID_VAR = "MLPLATFORM_AIRBYTE_CLIENT_ID"
 AIRBYTE_CLIENT_SECRET_VAR = "MLPLATFORM_AIRBYTE_CLIENT_SECRET"
 AIRBYTE_PASSWORD_VAR = "MLPLATFORM_AIRBYTE_PASSWORD"
+
+# Names that reach SQL: a schema or dataset, a Google Cloud project (domain-scoped ones too).
+SQL_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+GCP_PROJECT = re.compile(r"([a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
 
 # Where `mlflow ui` serves a local store (the README's command); a tracking server is its own UI.
 LOCAL_MLFLOW_UI = "http://127.0.0.1:5000"
@@ -69,7 +74,7 @@ class Settings:
     """Resolved configuration; `from_env` documents each variable and its default."""
 
     home: Path
-    source: str
+    source: Secret
     source_as_of: str | None
     accept_shrink: bool
     ingestion: str
@@ -105,19 +110,20 @@ class Settings:
         tracking_uri = environ.get(TRACKING_URI_VAR) or f"sqlite:///{home / 'mlflow.db'}"
         return cls(
             home=home,
-            source=_source(environ.get("MLPLATFORM_SOURCE")),
+            source=_source(environ, secrets),
             source_as_of=environ.get("MLPLATFORM_SOURCE_AS_OF") or None,
             accept_shrink=_flag(environ, "MLPLATFORM_ACCEPT_SHRINK"),
             ingestion=INGESTIONS.parse(environ),
             warehouse=WAREHOUSES.parse(environ),
             duckdb_path=_absolute(environ.get("MLPLATFORM_DUCKDB_PATH", home / "warehouse.duckdb")),
-            warehouse_schema=environ.get("MLPLATFORM_WAREHOUSE_SCHEMA", "madewithml"),
+            warehouse_schema=_identifier(
+                environ, "MLPLATFORM_WAREHOUSE_SCHEMA", SQL_IDENTIFIER, "madewithml"
+            ),
             warehouse_lock_timeout_seconds=_number(
                 environ, "MLPLATFORM_WAREHOUSE_LOCK_TIMEOUT", float, 600.0
             ),
-            bigquery_project=environ.get("MLPLATFORM_BIGQUERY_PROJECT")
-            or environ.get("GOOGLE_CLOUD_PROJECT")
-            or None,
+            bigquery_project=_identifier(environ, "MLPLATFORM_BIGQUERY_PROJECT", GCP_PROJECT)
+            or _identifier(environ, "GOOGLE_CLOUD_PROJECT", GCP_PROJECT),
             bigquery_location=environ.get("MLPLATFORM_BIGQUERY_LOCATION") or "US",
             bigquery_credentials=secrets.get(environ, BIGQUERY_CREDENTIALS_VAR),
             dbt_executable=environ.get("MLPLATFORM_DBT_EXECUTABLE") or None,
@@ -201,17 +207,26 @@ class _Secrets:
 
 def _mlflow_ui_of(tracking_uri: str) -> str:
     """A tracking server serves its own UI; the link never carries the URI's credentials."""
-    if not is_http(tracking_uri):
-        return LOCAL_MLFLOW_UI
-    parts = urlsplit(tracking_uri)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return without_credentials(tracking_uri) if is_http(tracking_uri) else LOCAL_MLFLOW_UI
 
 
-def _source(value: str | None) -> str:
-    """A location, an alias from `SOURCE_ALIASES`, or the shipped data when unset."""
+def _source(environ: Mapping[str, str], secrets: _Secrets) -> Secret:
+    """A location (a secret: URLs may be presigned or hold credentials), an alias from
+    `SOURCE_ALIASES`, or the shipped data when unset."""
+    value = environ.get(SOURCE_VAR)
     if not value:
         return DEFAULT_SOURCE
-    return SOURCE_ALIASES.get(value, value)
+    return SOURCE_ALIASES.get(value) or secrets.get(environ, SOURCE_VAR)
+
+
+def _identifier(
+    environ: Mapping[str, str], name: str, pattern: re.Pattern, default: str | None = None
+) -> str | None:
+    """A name that goes into SQL or an API path: checked, never quoted around."""
+    value = environ.get(name) or default
+    if value is not None and not pattern.fullmatch(value):
+        raise ValueError(f"{name}={value!r}: expected a name matching {pattern.pattern}")
+    return value
 
 
 def _flag(environ: Mapping[str, str], name: str) -> bool:

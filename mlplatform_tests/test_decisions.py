@@ -13,6 +13,7 @@ import pytest
 from dagster import (
     AssetCheckResult,
     AssetKey,
+    AssetMaterialization,
     DagsterInstance,
     DefaultScheduleStatus,
     DefaultSensorStatus,
@@ -528,7 +529,10 @@ def test_model_io_manager_loads_the_version_of_the_upstream_run(settings_for, so
 
     registry = registry_for(settings_for(source_dir))
     io_manager = MlflowModelIOManager(registry=registry)
-    nothing = r"^no version of project-tagger is registered yet: materialize trained_model first$"
+    nothing = (
+        r"^no materialization of trained_model records a version of project-tagger: "
+        r"materialize trained_model first$"
+    )
     with pytest.raises(LookupError, match=nothing):
         io_manager.load_input(build_input_context(upstream_output=build_output_context()))
 
@@ -547,12 +551,23 @@ def test_model_io_manager_loads_the_version_of_the_upstream_run(settings_for, so
         "mlflow_run_id": mlflow_run,
         "mlflow_run": registry.tracking.run_url(mlflow_run),
     }
+    instance = DagsterInstance.ephemeral()
+    # trained_model's latest materialization recorded v3; v4 is the newest registered.
+    instance.report_runless_asset_event(
+        AssetMaterialization("trained_model", metadata={"model_version": "3"})
+    )
 
     def load(run_id: str | None) -> TaggerModel:
-        upstream = build_output_context(run_id=run_id) if run_id else None
-        return io_manager.load_input(build_input_context(upstream_output=upstream))
+        upstream = build_output_context(run_id=run_id, asset_key=AssetKey("trained_model"))
+        return io_manager.load_input(
+            build_input_context(upstream_output=upstream, instance=instance)
+        )
 
     assert (load("run-b").version, load("run-b").tags["produced_by"]) == ("3", "run-b")
     assert load("run-a").version == "2"
-    assert load("run-from-elsewhere").version == "4"  # not registered by that run: the latest
-    assert load(None).version == "4"
+    # Not registered by that run: the version trained_model's materialization recorded.
+    assert load("run-from-elsewhere").version == "3"
+    with pytest.raises(LookupError, match=nothing):  # no instance: never "the newest"
+        io_manager.load_input(
+            build_input_context(upstream_output=build_output_context(run_id="elsewhere"))
+        )

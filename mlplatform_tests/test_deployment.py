@@ -38,6 +38,8 @@ from mlplatform_tests.support.dataops import materialize_selection, read_warehou
 from mlplatform_tests.support.fixtures import make_projects_and_tags, write_source
 from mlplatform_tests.support.mlops import (
     QUICK_TRAINING,
+    evaluate_and_promote,
+    materialize_all,
     mlplatform_cli,
     register_tagger,
     registry_for,
@@ -46,9 +48,9 @@ from mlplatform_tests.support.services import (
     RABBITMQ,
     SQLALCHEMY_SCHEME,
     background,
+    mlflow_server,
     postgres_database,
     require,
-    wait_for_http,
 )
 from mlplatform_tests.support.webserver import dagster_server, free_port
 
@@ -63,30 +65,9 @@ def deployment(tmp_path: Path, monkeypatch) -> Iterator[dict[str, str]]:
             stack.enter_context(postgres_database(f"mlp_{part}"))
             for part in ("dagster", "mlflow", "optuna")
         )
-        port = free_port()
-        server_log = tmp_path / "mlflow.log"
-        server = stack.enter_context(
-            background(
-                [
-                    str(BIN / "mlflow"),
-                    "server",
-                    "--backend-store-uri",
-                    mlflow_db,
-                    "--artifacts-destination",
-                    (tmp_path / "artifacts").as_uri(),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--workers",
-                    "1",
-                ],
-                {"PATH": str(BIN), "MLFLOW_DISABLE_TELEMETRY": "true"},
-                server_log,
-                tmp_path,
-            )
+        tracking_uri = stack.enter_context(
+            mlflow_server(mlflow_db, tmp_path / "artifacts", free_port(), tmp_path / "mlflow.log")
         )
-        wait_for_http(f"http://127.0.0.1:{port}/health", server, server_log)
         dagster_home = tmp_path / "dagster"
         dagster_home.mkdir()
         shutil.copy(PROJECT_ROOT / "deploy" / "dagster.yaml", dagster_home)
@@ -94,7 +75,7 @@ def deployment(tmp_path: Path, monkeypatch) -> Iterator[dict[str, str]]:
             "DAGSTER_HOME": str(dagster_home),
             "DAGSTER_PG_URL": dagster_db,
             "DAGSTER_COMPUTE_LOG_DIR": str(tmp_path / "logs"),
-            "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}",
+            "MLFLOW_TRACKING_URI": tracking_uri,
             "MLPLATFORM_OPTUNA_STORAGE": optuna_db,
             "MLPLATFORM_HOME": str(tmp_path / "home"),
             "MLPLATFORM_SOURCE": str(
@@ -138,7 +119,7 @@ def test_full_graph_on_postgres_with_an_mlflow_server(deployment) -> None:
     assert registry.alias_version(CHAMPION) == "1"
     labeled = read_warehouse_table(settings, "labeled_projects")
     second = register_tagger(registry, prepare_labeled(labeled))
-    registry.promote(second)
+    registry.promote(second, "1")
     assert _cli(deployment, "rollback") == {"champion": "1", "previous": second}
     assert (registry.alias_version(CHAMPION), registry.alias_version(PREVIOUS)) == ("1", second)
     prediction = _cli(deployment, "predict", "Object detection", "Image segmentation with pixels")
@@ -276,3 +257,38 @@ def _kill_worker_running(workers: dict, logs: dict[str, Path], step: str) -> str
                 return name
         time.sleep(0.2)
     return None
+
+
+def test_a_registry_outage_fails_the_gate_and_decides_nothing(tmp_path: Path, monkeypatch) -> None:
+    """The MLflow server (on Postgres) stops before the gate runs: the step fails naming the
+    server, nothing is promoted; after a restart the same gate decides normally."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail fast: the policy retries
+    port, artifacts, log = free_port(), tmp_path / "artifacts", tmp_path / "mlflow.log"
+    source = write_source(tmp_path / "source", *make_projects_and_tags(rows=160))
+    url = f"http://127.0.0.1:{port}"
+    settings = Settings.from_env(
+        {
+            "MLPLATFORM_HOME": str(tmp_path / "home"),
+            "MLPLATFORM_SOURCE": str(source),
+            "MLFLOW_TRACKING_URI": url,
+        }
+    )
+    registry = registry_for(settings)
+    with postgres_database("mlp_mlflow") as store, DagsterInstance.ephemeral() as instance:
+        with mlflow_server(store, artifacts, port, log):
+            assert materialize_all(settings, instance=instance).success
+            assert materialize_all(settings, ["trained_model"], instance).success
+            assert (registry.alias_version(CHAMPION), registry.latest_version()) == ("1", "2")
+        outage = evaluate_and_promote(settings, instance=instance)
+        assert not outage.success
+        failure = next(e for e in outage.all_events if e.is_step_failure)
+        message = failure.step_failure_data.error.to_string()
+        assert f"the MLflow registry at {url} could not be read" in message
+        assert [e.step_key for e in outage.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+        assert "champion_model" not in {e.step_key for e in outage.all_events if e.is_step_start}
+        with mlflow_server(store, artifacts, port, log):
+            assert registry.alias_version(CHAMPION) == "1"  # unchanged by the outage
+            decided = evaluate_and_promote(settings, instance=instance)
+            evaluation = decided.asset_materializations_for_node("model_evaluation")[0]
+            assert evaluation.metadata["champion_version"].value == "1"  # compared, not blind
+            assert evaluation.metadata["verdict"].value != "first_model"

@@ -27,6 +27,7 @@ from mlplatform_tests.support.mlops import (
     evaluate_and_promote,
     materialize_all,
     mlplatform_cli,
+    record_as_trained,
     register_tagger,
     registry_for,
     stale_status,
@@ -133,22 +134,27 @@ def test_gate_promotes_only_better_models_and_rollback_restores(settings) -> Non
     assert materialize_all(settings, selection=["projects", "tags", "labeled_projects"]).success
     labeled = prepare_labeled(read_warehouse_table(settings, "labeled_projects"))
     registry = registry_for(settings)
+    instance = DagsterInstance.ephemeral()
+
+    def trained(**options) -> str:  # registered, and recorded as trained_model's materialization
+        return record_as_trained(instance, register_tagger(registry, labeled, **options))
+
     with slack_stand_in() as slack:
         notifier = Notifier(slack_webhook_url=slack.url)
 
-        bad_first = register_tagger(registry, labeled, shuffle_labels=True)
-        result = evaluate_and_promote(settings, notifier=notifier)
+        bad_first = trained(shuffle_labels=True)
+        result = evaluate_and_promote(settings, instance=instance, notifier=notifier)
         assert not check_evaluations(result)["model_evaluation:promotion_gate"].passed
         assert registry.alias_version(CHAMPION) is None, f"v{bad_first} is below min quality"
         assert slack.messages("regression")[0].startswith(f"v{bad_first} not promoted: ")
 
-        good = register_tagger(registry, labeled)
-        assert evaluate_and_promote(settings, notifier=notifier).success
+        good = trained()
+        assert evaluate_and_promote(settings, instance=instance, notifier=notifier).success
         assert registry.alias_version(CHAMPION) == good
         assert slack.messages("champion_changed") == [f"champion is now v{good} (was none)"]
 
-        worse = register_tagger(registry, labeled, shuffle_labels=True)
-        result = evaluate_and_promote(settings, notifier=notifier)
+        worse = trained(shuffle_labels=True)
+        result = evaluate_and_promote(settings, instance=instance, notifier=notifier)
         assert not result.success
         assert "champion_model" not in materialized_keys(result)
         started = {
@@ -162,8 +168,8 @@ def test_gate_promotes_only_better_models_and_rollback_restores(settings) -> Non
         assert regression.startswith(f"v{worse} not promoted: weighted F1 ")
         assert "worse than the champion" in regression
 
-        better = register_tagger(registry, labeled)  # as good as the champion: within tolerance
-        assert evaluate_and_promote(settings, notifier=notifier).success
+        better = trained()  # as good as the champion: within tolerance
+        assert evaluate_and_promote(settings, instance=instance, notifier=notifier).success
         aliases = (registry.alias_version(CHAMPION), registry.alias_version(PREVIOUS))
         assert aliases == (better, good)
         assert slack.messages("champion_changed")[-1] == f"champion is now v{better} (was v{good})"
@@ -209,8 +215,8 @@ def test_prediction_cli_uses_the_champion(settings, cli_in_process) -> None:
     registry = registry_for(settings)
     labeled = prepare_labeled(read_warehouse_table(settings, "labeled_projects"))
     first, second = register_tagger(registry, labeled), register_tagger(registry, labeled)
-    registry.promote(first)
-    registry.promote(second)
+    registry.promote(first, None)
+    registry.promote(second, first)
 
     completed = _cli(
         settings,
@@ -254,3 +260,6 @@ def test_summary_offers_mlflow_ui_for_a_local_store_on_any_port() -> None:
         local, mlflow_ui_url="http://mlflow:5000", tracking_uri="http://mlflow:5000"
     )
     assert "(served by the tracking server)   -> http://mlflow:5000" in server.to_text()
+    database = dataclasses.replace(local, tracking_uri="postgresql://ml:secret@db:5432/mlflow")
+    assert '--backend-store-uri "$MLFLOW_TRACKING_URI"' in database.to_text()
+    assert "secret" not in database.to_text()

@@ -19,6 +19,7 @@ SECRETS = {
     "MLPLATFORM_SLACK_WEBHOOK_URL": "https://hooks.slack.invalid/services/T0/B0/webhook-secret",
     "MLFLOW_TRACKING_URI": "http://ml:tracking-secret@127.0.0.1:9",
     "MLPLATFORM_OPTUNA_STORAGE": "postgresql://optuna:optuna-secret@127.0.0.1:9/optuna",
+    "MLPLATFORM_SOURCE": "https://reader:source-secret@127.0.0.1:9/data?X-Signature=sig-secret",
 }
 
 
@@ -54,4 +55,5 @@ def test_webserver_serves_the_asset_graph(tmp_path: Path) -> None:
     assert resources["notifier"]["slack_webhook_url"]["type"] == "ENV_VAR"
     assert resources["mlflow_tracking"]["tracking_uri"]["type"] == "ENV_VAR"
     assert resources["training_policy"]["storage"]["type"] == "ENV_VAR"
+    assert resources["source"]["location"]["type"] == "ENV_VAR"
     assert "-secret" not in body, "the webserver served a secret's value"

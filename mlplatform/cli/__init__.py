@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         print(summary().to_text())
         return 0
     from mlplatform.cli import champion
+    from mlplatform.resources.model_registry import ModelRefusedError, RegistryUnavailableError
 
     if args.command == "recover":
         from dagster import DagsterInstance
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             replaced, restored = champion.registry_from_settings().rollback(args.to_version)
             result = {"champion": restored, "previous": replaced}
-    except LookupError as error:
+    except (LookupError, RegistryUnavailableError, ModelRefusedError) as error:
         print(f"mlplatform {args.command}: {error}", file=sys.stderr)
         return 1
     print(json.dumps(result))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlplatform.cli.champion import registry_from_settings
-from mlplatform.core.sources import is_http
+from mlplatform.core.sources import is_http, without_credentials
 from mlplatform.resources.model_registry import CHAMPION
 from mlplatform.resources.warehouses import build_warehouse
-from mlplatform.settings import Settings, reveal
+from mlplatform.settings import TRACKING_URI_VAR, Settings, reveal
 
 SUMMARY_TABLE = "labeled_projects"
 
@@ -32,10 +32,16 @@ class PlatformSummary:
             f1 = "n/a" if self.champion_test_f1 is None else f"{self.champion_test_f1:.3f}"
             champion = f"v{self.champion_version}, weighted F1 {f1} on its held-out rows"
         rows = "not built yet" if self.table_rows is None else f"{self.table_rows} rows"
+        # A database URI may hold a password: then the command names the variable instead.
+        store = (
+            self.tracking_uri
+            if without_credentials(self.tracking_uri) == self.tracking_uri
+            else f'"${TRACKING_URI_VAR}"'
+        )
         mlflow_ui = (
             "(served by the tracking server)"
             if is_http(self.tracking_uri)
-            else f"uv run mlflow ui --backend-store-uri {self.tracking_uri}"
+            else f"uv run mlflow ui --backend-store-uri {store}"
         )
         lines = [
             "mlplatform summary",

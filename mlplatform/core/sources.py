@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
@@ -33,10 +35,11 @@ INTEGER, TIMESTAMP, TEXT = "integer", "timestamp", "text"
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A source table: its file name and the type of each expected column."""
+    """A source table: its file name, the type of each expected column, what it holds."""
 
     name: str
     columns: Mapping[str, str]
+    description: str = ""
 
     @property
     def file_name(self) -> str:
@@ -44,9 +47,14 @@ class TableSpec:
 
 
 PROJECTS = TableSpec(
-    "projects", {"id": INTEGER, "created_on": TIMESTAMP, "title": TEXT, "description": TEXT}
+    "projects",
+    {"id": INTEGER, "created_on": TIMESTAMP, "title": TEXT, "description": TEXT},
+    "Made With ML projects: id, created_on, title, description.",
 )
-TAGS = TableSpec("tags", {"id": INTEGER, "tag": TEXT})
+TAGS = TableSpec("tags", {"id": INTEGER, "tag": TEXT}, "The tag of each project: id, tag.")
+# The raw tables every ingestion backend lands, by name; dbt's sources and the GX suites
+# (gx/expectations/<name>.json) use the same names.
+RAW_TABLES = {spec.name: spec for spec in (PROJECTS, TAGS)}
 
 
 class SourceError(Exception):
@@ -73,9 +81,52 @@ def is_http(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
 
+_USERINFO = re.compile(r"(?<=//)[^/@\s]+@")
+
+
+def scrubbed(text: str) -> str:
+    """`text` with the user and password of every URL in it removed (error messages quote
+    the URLs they failed on)."""
+    return _USERINFO.sub("", text)
+
+
+def without_credentials(uri: str) -> str:
+    """`uri` without a user or password (`scheme://user:secret@host/...` → `scheme://host/...`),
+    safe to show in messages, logs and metadata."""
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def shown(uri: str) -> str:
+    """`uri` as messages and logs show it: no credentials, and no query string (a presigned
+    URL's signature lives there)."""
+    parts = urlsplit(without_credentials(uri))
+    return urlunsplit(parts._replace(query="…" if parts.query else "", fragment=""))
+
+
+# Where a source may live: local files, HTTP(S) and the object stores fsspec reaches. Other
+# fsspec protocols (ssh, ftp, git, chained "a::b" URLs, ...) are refused.
+SOURCE_PROTOCOLS = ("file", "http", "https", "s3", "gs", "gcs", "az", "abfs", "abfss")
+# A source file larger than this is refused before it fills the memory of the step reading it.
+MAX_SOURCE_BYTES = 2**30
+
+
+def check_protocol(uri: str) -> None:
+    """A location whose protocol is not in `SOURCE_PROTOCOLS` is refused, naming it."""
+    protocol = uri.split("://", 1)[0].lower() if "://" in uri else "file"
+    if "::" in uri or protocol not in SOURCE_PROTOCOLS:
+        raise SourceError(
+            f"{shown(uri)}: protocol {protocol!r} is not allowed for a source "
+            f"(allowed: {', '.join(SOURCE_PROTOCOLS)}, or a local path)"
+        )
+
+
 def _unavailable(uri: str, error: Exception) -> SourceUnavailableError:
     """A transient failure; for a URL, with how to work without the network."""
-    return SourceUnavailableError(f"{uri}: {error}{OFFLINE_HINT if is_http(uri) else ''}")
+    hint = OFFLINE_HINT if is_http(uri) else ""
+    return SourceUnavailableError(f"{shown(uri)}: {scrubbed(str(error))}{hint}")
 
 
 def table_uri(location: str, spec: TableSpec) -> str:
@@ -87,11 +138,12 @@ def read_table(location: str, spec: TableSpec) -> pd.DataFrame:
     """Read one table as typed columns. Missing or extra columns are left for validation."""
     uri = table_uri(location, spec)
     raw = _read_csv_text(uri)
-    return type_columns(raw, spec, uri)
+    return type_columns(raw, spec, shown(uri))
 
 
 def _read_csv_text(uri: str) -> pd.DataFrame:
-    data = _read_bytes(uri)
+    data = read_bytes(uri)
+    uri = shown(uri)
     _check_text(data, uri)
     try:
         # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name.
@@ -106,27 +158,34 @@ def _read_csv_text(uri: str) -> pd.DataFrame:
         raise SourceFormatError(f"{uri}: not a readable CSV file ({error})") from error
 
 
-def _read_bytes(uri: str) -> bytes:
-    """The whole file, read once: it is checked as text before pandas parses it."""
+def read_bytes(uri: str, limit: int = MAX_SOURCE_BYTES) -> bytes:
+    """The whole file, read once: it is checked as text before pandas parses it. A file over
+    `limit` bytes is refused."""
+    check_protocol(uri)
     try:
         if is_http(uri):
             with urllib.request.urlopen(uri, timeout=60) as response:
-                return response.read()
-        if "://" not in uri:
-            return Path(uri).read_bytes()
-        import fsspec
+                data = response.read(limit + 1)
+        elif "://" not in uri:
+            with Path(uri).open("rb") as file:
+                data = file.read(limit + 1)
+        else:
+            import fsspec
 
-        with fsspec.open(uri, "rb") as file:
-            return file.read()
+            with fsspec.open(uri, "rb") as file:
+                data = file.read(limit + 1)
     except FileNotFoundError as error:
-        raise SourceNotFoundError(f"{uri}: file not found") from error
+        raise SourceNotFoundError(f"{shown(uri)}: file not found") from error
     except urllib.error.HTTPError as error:
-        message = f"{uri}: HTTP {error.code} {error.reason}"
+        message = f"{shown(uri)}: HTTP {error.code} {error.reason}"
         if error.code in (408, 425, 429) or error.code >= 500:
             raise SourceUnavailableError(message) from error
         raise SourceNotFoundError(message) from error
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
         raise _unavailable(uri, error) from error
+    if len(data) > limit:
+        raise SourceFormatError(f"{shown(uri)}: larger than {limit} bytes, refused")
+    return data
 
 
 def _check_text(data: bytes, uri: str) -> None:
@@ -208,6 +267,7 @@ def parse_as_of(value: str | None) -> pd.Timestamp | None:
 
 def file_fingerprint(uri: str) -> str:
     """A cheap identity of a file: HEAD headers over http(s), size + mtime elsewhere."""
+    check_protocol(uri)
     try:
         if is_http(uri):
             return _http_fingerprint(uri)
@@ -221,7 +281,7 @@ def file_fingerprint(uri: str) -> str:
         keys = ("ETag", "etag", "md5Hash", "generation", "mtime", "LastModified", "size")
         return ":".join(str(info[key]) for key in keys if key in info)
     except FileNotFoundError as error:
-        raise SourceNotFoundError(f"{uri}: file not found") from error
+        raise SourceNotFoundError(f"{shown(uri)}: file not found") from error
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
         raise _unavailable(uri, error) from error
 

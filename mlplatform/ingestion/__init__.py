@@ -18,13 +18,6 @@ if TYPE_CHECKING:
 
     from mlplatform.settings import Settings
 
-# The raw tables every backend lands, with what each holds; dbt's sources and the GX suites
-# (gx/expectations/<table>.json) use the same names.
-RAW_TABLES = {
-    "projects": "Made With ML projects: id, created_on, title, description.",
-    "tags": "The tag of each project: id, tag.",
-}
-
 
 @dataclass(frozen=True)
 class IngestionBackend:

@@ -39,7 +39,7 @@ from dagster_airbyte.translator import (
 )
 from dagster_airbyte.utils import DAGSTER_AIRBYTE_TRANSLATOR_METADATA_KEY
 
-from mlplatform.ingestion import RAW_TABLES
+from mlplatform.core.sources import RAW_TABLES
 from mlplatform.ingestion.jobs import ingestion_job
 from mlplatform.lib.checks import gx_check_spec, suite_check_result
 from mlplatform.lib.metadata import PREVIEW_ROWS, table_metadata
@@ -71,7 +71,11 @@ class RawTableTranslator(DagsterAirbyteTranslator):
                 key=AssetKey(props.stream_name),
                 group_name="ingestion",
                 owners=DATA_OWNERS,
-                description=RAW_TABLES.get(props.stream_name),
+                description=(
+                    RAW_TABLES[props.stream_name].description
+                    if props.stream_name in RAW_TABLES
+                    else None
+                ),
             )
             .merge_attributes(tags={WAREHOUSE_TABLE_TAG: ""})
         )
@@ -167,13 +171,13 @@ def unavailable_raw_tables(reason: str):
         specs=[
             AssetSpec(
                 name,
-                description=f"{description} NOT AVAILABLE: {reason}",
+                description=f"{spec.description} NOT AVAILABLE: {reason}",
                 group_name="ingestion",
                 owners=DATA_OWNERS,
                 kinds={"airbyte"},
                 tags={WAREHOUSE_TABLE_TAG: ""},
             )
-            for name, description in RAW_TABLES.items()
+            for name, spec in RAW_TABLES.items()
         ],
         can_subset=False,
     )

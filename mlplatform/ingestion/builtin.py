@@ -14,15 +14,12 @@ from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
     AssetOut,
-    Backoff,
     BetaWarning,
     DataVersion,
     DefaultSensorStatus,
     Definitions,
     Failure,
-    Jitter,
     Output,
-    RetryPolicy,
     RunRequest,
     SensorEvaluationContext,
     SensorResult,
@@ -31,10 +28,9 @@ from dagster import (
     sensor,
 )
 
-from mlplatform.core.sources import SourceError, data_fingerprint
+from mlplatform.core.sources import RAW_TABLES, SourceError, data_fingerprint, shown
 from mlplatform.core.validation import SuiteOutcome
 from mlplatform.core.volume import VolumeVerdict, check_volume
-from mlplatform.ingestion import RAW_TABLES
 from mlplatform.ingestion.jobs import ingestion_job
 from mlplatform.lib.checks import (
     gx_check_spec,
@@ -44,19 +40,16 @@ from mlplatform.lib.checks import (
 )
 from mlplatform.lib.metadata import frame_metadata
 from mlplatform.lib.ownership import DATA_OWNERS
+from mlplatform.lib.retries import SOURCE_RETRY_POLICY
 from mlplatform.resources.great_expectations import GreatExpectationsResource
 from mlplatform.resources.policies import IngestionPolicy
 from mlplatform.resources.source import MadeWithMLSource
 from mlplatform.resources.warehouse import WAREHOUSE_POOL, WAREHOUSE_TABLE_TAG, Warehouse
 
-SOURCE_RETRY_POLICY = RetryPolicy(
-    max_retries=3, delay=1, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
-)
-
 
 def raw_table_out(name: str) -> AssetOut:
     return AssetOut(
-        description=RAW_TABLES[name],
+        description=RAW_TABLES[name].description,
         group_name="ingestion",
         owners=DATA_OWNERS,
         kinds={"pandas"},
@@ -97,7 +90,7 @@ def raw_tables(
     for suite, volume in audits.values():
         yield suite_check_result(suite)
         yield volume_check_result(volume)
-    rejected = rejection_reasons({source.uri(name): audit for name, audit in audits.items()})
+    rejected = rejection_reasons({shown(source.uri(name)): audit for name, audit in audits.items()})
     if rejected:
         context.log.error(
             f"Batch rejected ({'; '.join(rejected)}): neither table is published, "
@@ -130,7 +123,7 @@ def read_from_source(
     context: AssetExecutionContext, read: Callable[[], pd.DataFrame], uri: str
 ) -> pd.DataFrame:
     """Read a table; transient errors are retried by the policy, the rest fail at once."""
-    context.log.info(f"Reading {uri}")
+    context.log.info(f"Reading {shown(uri)}")
     try:
         return read()
     except SourceError as error:

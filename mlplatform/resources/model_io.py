@@ -2,11 +2,18 @@
 
 from dataclasses import replace
 
-from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
+from dagster import (
+    ConfigurableIOManager,
+    DagsterInvariantViolationError,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+)
 
 from mlplatform.resources.model_registry import MlflowModelRegistry, TaggerModel
 
 DAGSTER_RUN_TAG = "dagster_run_id"
+VERSION_KEY = "model_version"  # the materialization metadata that records the version
 
 
 class MlflowModelIOManager(ConfigurableIOManager):
@@ -20,7 +27,7 @@ class MlflowModelIOManager(ConfigurableIOManager):
         context.add_output_metadata(
             {
                 "registered_model": self.registry.registered_model_name,
-                "model_version": version,
+                VERSION_KEY: version,
                 "mlflow_run_id": obj.run_id,
                 "mlflow_run": MetadataValue.url(self.registry.tracking.run_url(obj.run_id)),
             }
@@ -28,13 +35,28 @@ class MlflowModelIOManager(ConfigurableIOManager):
         context.log.info(f"Registered {self.registry.registered_model_name} version {version}")
 
     def load_input(self, context: InputContext) -> TaggerModel:
-        # The version this run registered, else the newest one (the latest materialization).
+        """The version the upstream run registered; from another run, the version recorded by
+        the upstream asset's latest materialization. Never "the newest registered"."""
         upstream = context.upstream_output
         version = upstream and self.registry.latest_version((DAGSTER_RUN_TAG, upstream.run_id))
-        version = version or self.registry.latest_version()
+        version = version or _materialized_version(context)
         if version is None:
             raise LookupError(
-                f"no version of {self.registry.registered_model_name} is registered yet: "
-                "materialize trained_model first"
+                f"no materialization of trained_model records a version of "
+                f"{self.registry.registered_model_name}: materialize trained_model first"
             )
         return self.registry.load(version)
+
+
+def _materialized_version(context: InputContext) -> str | None:
+    """`model_version` of the upstream asset's latest materialization in the instance."""
+    upstream = context.upstream_output
+    if upstream is None or not upstream.has_asset_key:
+        return None
+    try:
+        instance = context.instance
+    except DagsterInvariantViolationError:  # a context built outside a run
+        return None
+    records = instance.fetch_materializations(upstream.asset_key, limit=1).records
+    recorded = records[0].asset_materialization.metadata.get(VERSION_KEY) if records else None
+    return None if recorded is None else str(recorded.value)

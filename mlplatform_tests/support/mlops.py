@@ -5,7 +5,13 @@ from __future__ import annotations
 import subprocess
 
 import pandas as pd
-from dagster import AssetKey, AssetSelection, DagsterInstance, ExecuteInProcessResult
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    AssetSelection,
+    DagsterInstance,
+    ExecuteInProcessResult,
+)
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
 from dagster._core.loader import LoadingContextForTest
 
@@ -42,7 +48,7 @@ def stale_status(settings: Settings, instance: DagsterInstance, asset: str) -> S
 
 
 def evaluate_and_promote(settings: Settings, **overrides) -> ExecuteInProcessResult:
-    """Run the gate on the newest registered version, as after a training run."""
+    """Run the gate on the version trained_model's latest materialization recorded."""
     return materialize_all(settings, selection=["model_evaluation", "champion_model"], **overrides)
 
 
@@ -62,6 +68,14 @@ def register_tagger(
     tagger = Tagger(fit_tagger(texts, labels, params, seed=0), threshold=0.3)
     with registry.tracking.training_run("test-registration", {}) as run_id:
         return registry.register(TaggerModel(tagger, run_id)).version
+
+
+def record_as_trained(instance: DagsterInstance, version: str) -> str:
+    """Record `version` as trained_model's latest materialization (registered outside a run)."""
+    instance.report_runless_asset_event(
+        AssetMaterialization("trained_model", metadata={"model_version": version})
+    )
+    return version
 
 
 def with_promotion(settings: Settings, **policy) -> dict:

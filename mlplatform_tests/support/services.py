@@ -87,3 +87,29 @@ def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float
         except OSError:
             time.sleep(1)
     raise TimeoutError(f"{url} did not answer in {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def mlflow_server(backend_store: str, artifacts: Path, port: int, log: Path) -> Iterator[str]:
+    """`mlflow server` on 127.0.0.1:`port` over `backend_store`; yields its URL once healthy."""
+    from mlplatform_tests.support.commands import BIN
+
+    command = [
+        str(BIN / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        backend_store,
+        "--artifacts-destination",
+        artifacts.as_uri(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    env = {"PATH": str(BIN), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    with background(command, env, log, artifacts.parent) as server:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/health", server, log)
+        yield url

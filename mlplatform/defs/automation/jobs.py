@@ -2,10 +2,12 @@
 
 from dagster import AssetSelection, define_asset_job
 
+from mlplatform.core.sources import RAW_TABLES
+
 refresh_job = define_asset_job(
     "refresh",
     selection=AssetSelection.assets(
-        "projects", "tags", "labeled_projects", "drift_report", "champion_performance"
+        *RAW_TABLES, "labeled_projects", "drift_report", "champion_performance"
     ),
     description="Ingest, transform, measure drift and the champion's performance on new rows "
     "in one run (the cron fallback).",

@@ -18,6 +18,7 @@ from mlplatform.lib.metadata import (
     rounded,
 )
 from mlplatform.lib.ownership import ML_OWNERS
+from mlplatform.lib.retries import SERVICE_RETRY_POLICY
 from mlplatform.resources.mlflow_tracking import MlflowTracking
 from mlplatform.resources.model_registry import CHAMPION, MlflowModelRegistry, TaggerModel
 from mlplatform.resources.notifications import Notifier, ReportStore
@@ -30,6 +31,7 @@ MONITORING_ASSET_OPTIONS = dict(
     deps=[AssetKey("champion_model")],
     io_manager_key="fs_io_manager",
     pool=WAREHOUSE_POOL,
+    retry_policy=SERVICE_RETRY_POLICY,
 )
 
 

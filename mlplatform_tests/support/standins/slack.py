@@ -1,8 +1,11 @@
-"""A Slack incoming-webhook stand-in on 127.0.0.1 that records what the platform posts."""
+"""A Slack incoming-webhook stand-in on 127.0.0.1 that records what the platform posts, or
+resets every connection (a network fault)."""
 
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +23,8 @@ class SlackStandIn:
         pairs = []
         for body in self.bodies:
             header, message = body["text"].split("\n", 1)
-            pairs.append((header.removeprefix("*mlplatform · ").removesuffix("*"), message))
+            shown = message.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+            pairs.append((header.removeprefix("*mlplatform · ").removesuffix("*"), shown))
         return pairs
 
     def messages(self, event: str) -> list[str]:
@@ -28,11 +32,18 @@ class SlackStandIn:
 
 
 @contextmanager
-def slack_stand_in() -> Iterator[SlackStandIn]:
+def slack_stand_in(reset: bool = False) -> Iterator[SlackStandIn]:
+    """With `reset`, every request is answered by a TCP reset instead of a response."""
     captured: list[dict] = []
 
     class Capture(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            if reset:  # SO_LINGER 0: close() sends RST
+                linger = struct.pack("ii", 1, 0)
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                self.close_connection = True
+                self.connection.close()
+                return
             length = int(self.headers["Content-Length"])
             captured.append(json.loads(self.rfile.read(length)))
             self.send_response(200)
