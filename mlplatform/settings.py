@@ -170,6 +170,7 @@ class AirbyteSettings:
     state_path: Path
     sync_interval_seconds: int
     poll_interval_seconds: float
+    sync_timeout_seconds: float
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], home: Path, secrets: _Secrets) -> AirbyteSettings:
@@ -191,6 +192,9 @@ class AirbyteSettings:
             ),
             sync_interval_seconds=_number(environ, "MLPLATFORM_AIRBYTE_SYNC_INTERVAL", int, 3600),
             poll_interval_seconds=_number(environ, "MLPLATFORM_AIRBYTE_POLL_INTERVAL", float, 10.0),
+            # A sync that never ends would hold the `warehouse` pool forever: past this it is
+            # cancelled in Airbyte and the step fails.
+            sync_timeout_seconds=_number(environ, "MLPLATFORM_AIRBYTE_SYNC_TIMEOUT", float, 3600.0),
         )
 
 

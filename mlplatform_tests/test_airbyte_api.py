@@ -20,20 +20,14 @@ from dagster_airbyte import build_airbyte_assets_definitions
 from mlplatform.core.sources import SHIPPED_DATA_DIR
 from mlplatform_tests.support.standins.airbyte import (
     AIRBYTE_COLUMNS,
+    AIRBYTE_TEST_MARKS,
     AirbyteStandin,
     DuckDBWriter,
     airbyte_connector_skip_reason,
     airbyte_standin,
 )
 
-pytestmark = [
-    pytest.mark.airbyte,
-    # One worker for the module, so one stand-in (its connector start-up is the slow part).
-    pytest.mark.xdist_group("airbyte"),
-    # dagster-airbyte's new API is all beta: its warnings would drown the report.
-    pytest.mark.filterwarnings("ignore::dagster.BetaWarning"),
-    pytest.mark.filterwarnings("ignore::dagster.PreviewWarning"),
-]
+pytestmark = list(AIRBYTE_TEST_MARKS)
 
 SCHEMA = "raw"
 

@@ -22,20 +22,9 @@ from mlplatform_tests.support.dataops import (
     read_warehouse_table,
 )
 from mlplatform_tests.support.fixtures import make_projects_and_tags, write_source
-from mlplatform_tests.support.standins.airbyte import (
-    AIRBYTE_COLUMNS,
-    AirbyteStandin,
-    DuckDBWriter,
-    airbyte_connector_skip_reason,
-    airbyte_standin,
-)
+from mlplatform_tests.support.standins import airbyte as standins
 
-pytestmark = [
-    pytest.mark.airbyte,
-    pytest.mark.xdist_group("airbyte"),  # one stand-in, shared with test_airbyte_api.py's worker
-    pytest.mark.filterwarnings("ignore::dagster.BetaWarning"),
-    pytest.mark.filterwarnings("ignore::dagster.PreviewWarning"),
-]
+pytestmark = list(standins.AIRBYTE_TEST_MARKS)
 
 ROWS = 40
 
@@ -51,16 +40,16 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def standin(source: Path, home: Path, tmp_path_factory) -> Iterator[AirbyteStandin]:
-    if reason := airbyte_connector_skip_reason():
+def standin(source: Path, home: Path, tmp_path_factory) -> Iterator[standins.AirbyteStandin]:
+    if reason := standins.airbyte_connector_skip_reason():
         pytest.skip(reason)
     base = Settings.from_env({"MLPLATFORM_HOME": str(home)})
-    writer = DuckDBWriter(base.duckdb_path, schema=base.warehouse_schema)
-    with airbyte_standin(writer, source, tmp_path_factory.mktemp("airbyte")) as running:
+    writer = standins.DuckDBWriter(base.duckdb_path, schema=base.warehouse_schema)
+    with standins.airbyte_standin(writer, source, tmp_path_factory.mktemp("airbyte")) as running:
         yield running
 
 
-def airbyte_settings(home: Path, standin: AirbyteStandin | None, **airbyte) -> Settings:
+def airbyte_settings(home: Path, standin: standins.AirbyteStandin | None, **airbyte) -> Settings:
     """Settings with Airbyte ingestion; without a stand-in the API is a closed port."""
     environ = {"MLPLATFORM_HOME": str(home), "MLPLATFORM_INGESTION": "airbyte"}
     if standin is None:
@@ -80,7 +69,9 @@ def airbyte_settings(home: Path, standin: AirbyteStandin | None, **airbyte) -> S
     return dataclasses.replace(settings, airbyte=dataclasses.replace(settings.airbyte, **airbyte))
 
 
-def test_one_sync_lands_both_tables_and_dbt_types_them(home: Path, standin: AirbyteStandin):
+def test_one_sync_lands_both_tables_and_dbt_types_them(
+    home: Path, standin: standins.AirbyteStandin
+):
     settings = airbyte_settings(home, standin)
     result = materialize_dataops(settings)
 
@@ -89,7 +80,7 @@ def test_one_sync_lands_both_tables_and_dbt_types_them(home: Path, standin: Airb
     checks = check_evaluations(result)
     assert checks["projects:gx_suite"].passed and checks["tags:gx_suite"].passed
     landed = read_warehouse_table(settings, "projects")
-    assert set(AIRBYTE_COLUMNS) <= set(landed.columns)
+    assert set(standins.AIRBYTE_COLUMNS) <= set(landed.columns)
     assert landed["created_on"].dtype == object, "Airbyte lands timestamps as strings"
     labeled = read_warehouse_table(settings, "labeled_projects")
     assert list(labeled.columns) == ["id", "created_on", "title", "description", "tag"]
@@ -105,7 +96,7 @@ def test_one_sync_lands_both_tables_and_dbt_types_them(home: Path, standin: Airb
 
 
 def test_a_landed_table_failing_its_suite_blocks_labeled_projects(
-    home: Path, source: Path, standin: AirbyteStandin
+    home: Path, source: Path, standin: standins.AirbyteStandin
 ):
     settings = airbyte_settings(home, standin)
     before = read_warehouse_table(settings, "labeled_projects")
@@ -146,7 +137,9 @@ def test_a_damaged_cached_workspace_is_named_with_the_way_out(tmp_path: Path):
     assert "mlplatform airbyte-state" in node.description
 
 
-def test_cached_workspace_serves_while_airbyte_is_down(tmp_path: Path, standin: AirbyteStandin):
+def test_cached_workspace_serves_while_airbyte_is_down(
+    tmp_path: Path, standin: standins.AirbyteStandin
+):
     state = tmp_path / "airbyte_workspace.json"
     refresh_workspace_state(airbyte_settings(tmp_path, standin, state_path=state).airbyte)
 
@@ -157,7 +150,7 @@ def test_cached_workspace_serves_while_airbyte_is_down(tmp_path: Path, standin: 
 
 
 def test_a_wrong_connection_name_is_named_with_the_ones_that_exist(
-    tmp_path: Path, standin: AirbyteStandin
+    tmp_path: Path, standin: standins.AirbyteStandin
 ):
     settings = airbyte_settings(tmp_path, standin, connection="nope")
     node = build_definitions(settings).resolve_asset_graph().get(AssetKey("projects"))
@@ -166,7 +159,7 @@ def test_a_wrong_connection_name_is_named_with_the_ones_that_exist(
 
 
 def test_sync_sensor_once_per_window_and_never_over_a_running_sync(
-    home: Path, standin: AirbyteStandin
+    home: Path, standin: standins.AirbyteStandin
 ):
     settings = airbyte_settings(home, standin)
     sensor = build_definitions(settings).resolve_sensor_def("airbyte_sync_sensor")
@@ -192,3 +185,23 @@ def test_sync_sensor_once_per_window_and_never_over_a_running_sync(
             assert f"already syncing 'madewithml' (job {job})" in busy.skip_message
         finally:
             client.cancel_job(job)
+
+
+def test_a_sync_that_never_ends_is_cancelled_and_changes_nothing(home: Path, standin) -> None:
+    """A stuck sync would hold the `warehouse` pool forever: past the timeout the step fails,
+    the Airbyte job is cancelled and labeled_projects stays as it was."""
+    assert materialize_dataops(airbyte_settings(home, standin)).success
+    settings = airbyte_settings(home, standin, sync_timeout_seconds=1.0)
+    before = read_warehouse_table(settings, "labeled_projects")
+    standin.hang_next_job()
+
+    result = materialize_dataops(settings)
+
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    job = max(standin.job_ids())
+    assert f"Airbyte job {job} is not ready after the timeout 1.0 seconds" in str(
+        failure.step_failure_data.error
+    )
+    assert standin.job_info(job)["job"]["status"] == "cancelled"
+    pd.testing.assert_frame_equal(read_warehouse_table(settings, "labeled_projects"), before)

@@ -36,8 +36,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
-# A title a person might post: markup that must show as text, never run or break a table.
-MARKUP_TITLE = "<script>window.__injected = 1</script> a | b ![x](http://127.0.0.1:9/x.png)"
+# A title a person might post: markup that must show as text, never run or break a table. An
+# <img onerror> runs when inserted as HTML (a <script> inserted that way never would).
+MARKUP_TITLE = '<img src=x onerror="window.__injected=1"> a | b ![x](http://127.0.0.1:9/x.png)'
 # The champion learns the real data up to the end of August; September's rows are new to it.
 TRAINED_UNTIL = "2020-08-31 23:59:59"
 GROUPS = {

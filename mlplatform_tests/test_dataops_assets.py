@@ -257,6 +257,27 @@ def test_failed_suite_on_the_staged_build_publishes_nothing(
     assert "reinforcement-learning" in set(staged["tag"])
 
 
+def test_an_empty_landing_never_replaces_labeled_projects(good_warehouse, settings_for) -> None:
+    """Raw tables emptied outside the built-in loader (an Airbyte sync of an empty file): dbt
+    builds an empty labeled_projects, which passes every suite and dbt test; the volume guard on
+    the staged table refuses it and the published table is unchanged."""
+    import duckdb
+
+    settings = _on_good_warehouse(good_warehouse, settings_for(good_warehouse[1]))
+    before = read_warehouse_table(settings, "labeled_projects")
+    with duckdb.connect(str(settings.duckdb_path)) as connection:
+        for table in RAW_TABLES:
+            connection.execute(f"delete from madewithml.{table}")
+
+    result = materialize_selection(build_definitions(settings), ["labeled_projects"])
+
+    assert not result.success
+    message = _step_failure(result, "madewithml_dbt_models")
+    assert "labeled_projects: the batch has no rows" in message
+    assert "labeled_projects was not published" in message
+    pd.testing.assert_frame_equal(read_warehouse_table(settings, "labeled_projects"), before)
+
+
 def _step_failure(result, step_key: str) -> str:
     failure = next(
         e

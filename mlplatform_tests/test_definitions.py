@@ -48,16 +48,24 @@ GUARDED_IMPORT = textwrap.dedent(
 )
 
 
-def test_importing_definitions_has_no_side_effects() -> None:
+def run_python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`code` in a fresh interpreter at the project root; it must exit 0."""
     completed = subprocess.run(
-        [sys.executable, "-c", GUARDED_IMPORT],
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
         check=False,
-        env={"PATH": "", "MLPLATFORM_SOURCE": "https://example.invalid/data"},
+        env=env,
     )
     assert completed.returncode == 0, completed.stderr
+    return completed
+
+
+def test_importing_definitions_has_no_side_effects() -> None:
+    completed = run_python(
+        GUARDED_IMPORT, env={"PATH": "", "MLPLATFORM_SOURCE": "https://example.invalid/data"}
+    )
     assert completed.stdout.strip() == str(
         sorted(
             [
@@ -133,14 +141,7 @@ GUARDED_DEFS_FOLDER = textwrap.dedent(
 
 def test_the_defs_folder_makes_no_environment_choice() -> None:
     """Only mlplatform.definitions reads the environment and picks backends."""
-    completed = subprocess.run(
-        [sys.executable, "-c", GUARDED_DEFS_FOLDER],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
+    run_python(GUARDED_DEFS_FOLDER)
 
 
 def definitions_listing(defs: Definitions) -> dict[str, list[str]]:
@@ -174,6 +175,7 @@ def test_definitions_match_the_snapshot(tmp_path: Path) -> None:
     )
     if os.environ.get("MLPLATFORM_UPDATE_SNAPSHOT"):
         SNAPSHOT.write_text(json.dumps(listing, indent=2) + "\n")
+        pytest.fail("snapshot written: review the diff, then run again without the variable")
     assert listing == json.loads(SNAPSHOT.read_text())
 
 

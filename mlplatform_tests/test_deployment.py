@@ -244,7 +244,16 @@ def test_graph_runs_on_celery_workers_and_survives_a_killed_worker(deployment, t
     assert 'step "trained_model"' in logs[survivor].read_text(errors="replace")
     settings = Settings.from_env(deployment)
     assert len(read_warehouse_table(settings, "labeled_projects")) == 160
-    assert registry_for(settings).alias_version(CHAMPION) is not None
+    registry = registry_for(settings)
+    assert registry.alias_version(CHAMPION) is not None
+    assert registry.latest_version() == "1"  # the redelivered step registered once
+    # The killed attempt's MLflow run (if it had started one) is ended by `recover`: its Dagster
+    # run has finished, so nothing of it still runs.
+    _cli(deployment, "recover")
+    running = registry.tracking.client().search_runs(
+        [registry.tracking.experiment_id()], filter_string="attributes.status = 'RUNNING'"
+    )
+    assert running == []
 
 
 def _kill_worker_running(workers: dict, logs: dict[str, Path], step: str) -> str | None:

@@ -69,7 +69,14 @@ def test_whole_graph_trains_registers_and_crowns_a_champion(settings, tmp_path) 
     assert run.data.tags["training_cutoff"].startswith("2020-")
     assert run.data.metrics["trials"] == 3
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"confusion_matrix.png", "per_class_report.json", "model"} <= artifacts | {"model"}
+    assert {"confusion_matrix.png", "per_class_report.json"} <= artifacts
+    # MLflow 3 keeps the model as a logged model of the run, beside its artifacts.
+    source = client.get_model_version(registry.registered_model_name, "1").source
+    logged = client.get_logged_model(source.removeprefix("models:/"))
+    assert logged.source_run_id == run.info.run_id
+    assert {"MLmodel", "model.skops"} <= {
+        a.path for a in client.list_logged_model_artifacts(logged.model_id)
+    }
     nested = client.search_runs(
         [run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'"
     )

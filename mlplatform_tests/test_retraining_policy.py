@@ -30,7 +30,12 @@ from mlplatform.core.retraining import (
 )
 from mlplatform.core.splits import TEST_FRACTION, in_holdout
 from mlplatform.core.training import rows_at_cutoff, rows_until
-from mlplatform.defs.monitoring.sensors import REASON_TAG, RULES_TAG, retraining_sensor
+from mlplatform.defs.monitoring.sensors import (
+    MAX_RETRIES,
+    REASON_TAG,
+    RULES_TAG,
+    retraining_sensor,
+)
 from mlplatform.resources.notifications import Notifier
 from mlplatform.resources.policies import RetrainingPolicy
 from mlplatform_tests.support.events import report_drift, report_performance, tick_sensor
@@ -284,6 +289,55 @@ def test_the_sensor_requests_one_run_per_event_and_says_which_rule_fired() -> No
     assert len(messages) == 2
     assert messages[0].startswith("retraining requested: data grew: 250 new labeled rows")
     assert messages[1].startswith("retraining requested: drift_report ")
+
+
+def test_a_retraining_that_failed_before_the_gate_is_asked_for_again() -> None:
+    """A retraining run that failed before model_evaluation materialized (an outage, a killed
+    worker) is requested again, at most MAX_RETRIES times; one the gate decided is not."""
+    from dagster import asset, materialize
+
+    instance = DagsterInstance.ephemeral()
+    resources = {"retraining_policy": RetrainingPolicy(cooldown_seconds=0), "notifier": Notifier()}
+
+    def run_as(request, decided: bool) -> None:
+        """The run the daemon would launch for `request`, failing before or after the gate."""
+
+        @asset(name="model_evaluation")
+        def evaluation() -> int:
+            return 1
+
+        @asset(deps=[evaluation])
+        def after_the_gate() -> None:
+            raise RuntimeError("champion_model failed")
+
+        @asset
+        def before_the_gate() -> None:
+            raise RuntimeError("the registry is down")
+
+        assets = [evaluation, after_the_gate] if decided else [before_the_gate]
+        tags = {**request.tags, "dagster/run_key": request.run_key}
+        assert not materialize(assets, instance=instance, tags=tags, raise_on_error=False).success
+
+    report_performance(instance, _performance(new_rows=250, trained_rows=400))
+    tick = tick_sensor(retraining_sensor, instance, None, **resources)
+    [request] = tick.run_requests
+    for attempt in range(1, MAX_RETRIES + 1):
+        run_as(tick.run_requests[0], decided=False)
+        tick = tick_sensor(retraining_sensor, instance, tick.cursor, **resources)
+        [retry] = tick.run_requests
+        assert retry.run_key == f"{request.run_key}-retry{attempt}"
+        assert retry.tags[RULES_TAG] == request.tags[RULES_TAG] == GROWTH
+        assert "mlplatform/retry_of" in retry.tags
+    run_as(retry, decided=False)
+    spent = tick_sensor(retraining_sensor, instance, tick.cursor, **resources)
+    assert not spent.run_requests and "already handled" in spent.skip_message
+
+    report_drift(instance, drifted=True)
+    drifted = tick_sensor(retraining_sensor, instance, spent.cursor, **resources)
+    [decided] = drifted.run_requests
+    run_as(decided, decided=True)
+    after = tick_sensor(retraining_sensor, instance, drifted.cursor, **resources)
+    assert not after.run_requests  # the gate decided: nothing to retry
 
 
 def test_a_drift_report_without_a_verdict_is_not_drift() -> None:

@@ -54,14 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "recover":
         from dagster import DagsterInstance
 
-        from mlplatform.cli.recovery import recover_dead_runs
+        from mlplatform.cli.recovery import finished_runs, recover_dead_runs
         from mlplatform.resources.model_io import DAGSTER_RUN_TAG
 
+        # MLflow runs of dead or finished Dagster runs would show as running forever.
+        tracking = champion.registry_from_settings().tracking
         with DagsterInstance.get() as instance:
             recovered = recover_dead_runs(instance)
-        # Their training runs would show as running in MLflow forever.
-        tracking = champion.registry_from_settings().tracking
-        killed = tracking.kill_runs_of(DAGSTER_RUN_TAG, [run.run_id for run in recovered])
+            orphaned = finished_runs(instance, tracking.running_tag_values(DAGSTER_RUN_TAG))
+        dead = [run.run_id for run in recovered]
+        killed = tracking.kill_runs_of(DAGSTER_RUN_TAG, [*dead, *orphaned])
         runs = [asdict(run) for run in recovered]
         print(json.dumps({"runs": runs, "mlflow_runs_killed": killed}))
         return 0

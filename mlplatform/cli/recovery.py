@@ -8,6 +8,7 @@ command line have no daemon, and `mlplatform recover` does the same on the machi
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
@@ -35,6 +36,18 @@ def recover_dead_runs(instance: DagsterInstance) -> list[RecoveredRun]:
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         recovered.append(RecoveredRun(run.run_id, run.job_name, pid))
     return recovered
+
+
+def finished_runs(instance: DagsterInstance, run_ids: Iterable[str]) -> list[str]:
+    """Those of `run_ids` that this instance knows as finished: nothing of theirs still runs, so
+    an MLflow run they left RUNNING (a step killed and retried elsewhere, a Celery redelivery)
+    is an orphan."""
+    finished = []
+    for run_id in sorted(run_ids):
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.is_finished:
+            finished.append(run_id)
+    return finished
 
 
 def _run_pid(instance: DagsterInstance, run_id: str) -> int | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 FIRST_TRAINING, DRIFT, DECAY, GROWTH = "first_training", "drift", "decay", "growth"
@@ -81,6 +81,16 @@ class RetrainingCursor:
     drift_storage_id: int = -1
     performance_storage_id: int = -1
     triggered_at: float | None = None
+    # The run key of the last retraining requested, and how often it was asked for again after
+    # failing before the gate decided (the key of attempt n is `<key>-retry<n>`).
+    requested_run_key: str | None = None
+    retries: int = 0
+
+    @property
+    def attempt_run_key(self) -> str | None:
+        if self.requested_run_key is None or not self.retries:
+            return self.requested_run_key
+        return f"{self.requested_run_key}-retry{self.retries}"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -115,10 +125,12 @@ def decide_retraining(
     )
     if new_drift is None and new_performance is None:
         return RetrainingDecision(False, _nothing_new(drift, performance), cursor)
-    handled = RetrainingCursor(
-        drift.storage_id if drift else cursor.drift_storage_id,
-        performance.storage_id if performance else cursor.performance_storage_id,
-        cursor.triggered_at,
+    handled = replace(
+        cursor,
+        drift_storage_id=drift.storage_id if drift else cursor.drift_storage_id,
+        performance_storage_id=performance.storage_id
+        if performance
+        else cursor.performance_storage_id,
     )
     verdicts = [
         *([_drift_rule(new_drift, config)] if new_drift else []),
@@ -139,7 +151,7 @@ def decide_retraining(
             f"< {config.cooldown_seconds:.0f} s"
         )
         return RetrainingDecision(False, reason, handled, rules)
-    triggered = RetrainingCursor(handled.drift_storage_id, handled.performance_storage_id, now)
+    triggered = replace(handled, triggered_at=now)
     return RetrainingDecision(True, f"retraining requested: {reason}", triggered, rules)
 
 

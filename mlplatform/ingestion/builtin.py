@@ -1,25 +1,24 @@
 """The built-in loader: `projects` and `tags` read from CSV files, validated, then landed.
 
 Write-audit-publish, per batch: both files are read, each goes through its GX suite and the volume
-guard in memory, and both tables are written only when every check passed. A bad batch never
-overwrites what the warehouse holds, and the two raw tables always come from the same batch.
+guard in memory, and both tables are written, in one transaction, only when every check passed.
+A bad batch never overwrites what the warehouse holds, and a failure or a kill while writing
+leaves both tables as they were: the two raw tables always come from the same batch.
 New data is noticed by `source_change_sensor`, which fingerprints the files.
 """
 
-import warnings
 from collections.abc import Callable, Iterator
 
 import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
-    AssetOut,
-    BetaWarning,
+    AssetSpec,
     DataVersion,
     DefaultSensorStatus,
     Definitions,
     Failure,
-    Output,
+    MaterializeResult,
     RunRequest,
     SensorEvaluationContext,
     SensorResult,
@@ -47,20 +46,21 @@ from mlplatform.resources.source import MadeWithMLSource
 from mlplatform.resources.warehouse import WAREHOUSE_POOL, WAREHOUSE_TABLE_TAG, Warehouse
 
 
-def raw_table_out(name: str) -> AssetOut:
-    return AssetOut(
+def raw_table_spec(name: str) -> AssetSpec:
+    return AssetSpec(
+        name,
         description=RAW_TABLES[name].description,
         group_name="ingestion",
         owners=DATA_OWNERS,
         kinds={"pandas"},
         tags={WAREHOUSE_TABLE_TAG: ""},
-        is_required=False,  # a rejected batch publishes nothing
+        skippable=True,  # a rejected batch publishes nothing
     )
 
 
 @multi_asset(
     name="raw_tables",
-    outs={name: raw_table_out(name) for name in RAW_TABLES},
+    specs=[raw_table_spec(name) for name in RAW_TABLES],
     check_specs=[spec(name) for name in RAW_TABLES for spec in (gx_check_spec, volume_check_spec)],
     can_subset=False,  # one batch: both tables or neither
     retry_policy=SOURCE_RETRY_POLICY,
@@ -72,8 +72,8 @@ def raw_tables(
     great_expectations: GreatExpectationsResource,
     warehouse: Warehouse,
     ingestion_policy: IngestionPolicy,
-) -> Iterator[Output | AssetCheckResult]:
-    """Read, audit and publish `projects` and `tags` together."""
+) -> Iterator[MaterializeResult | AssetCheckResult]:
+    """Read, audit and publish `projects` and `tags` together, in one transaction."""
     frames = {
         name: read_from_source(context, lambda name=name: source.read(name), source.uri(name))
         for name in RAW_TABLES
@@ -97,15 +97,16 @@ def raw_tables(
             "the stored tables are unchanged."
         )
         return
+    # Both tables or neither: a failure (or a kill) part-way leaves both as they were.
+    warehouse.publish_batch(frames)
     for name, frame in frames.items():
         # Identical rows keep their data version, so re-ingesting unchanged data marks nothing
         # downstream stale.
-        version = DataVersion(data_fingerprint(frame)["sha256"])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", BetaWarning)  # Output(data_version=...)
-            yield Output(
-                frame, output_name=name, metadata=frame_metadata(frame), data_version=version
-            )
+        yield MaterializeResult(
+            asset_key=name,
+            metadata=frame_metadata(frame),
+            data_version=DataVersion(data_fingerprint(frame)["sha256"]),
+        )
 
 
 def rejection_reasons(audits: dict[str, tuple[SuiteOutcome, VolumeVerdict]]) -> list[str]:

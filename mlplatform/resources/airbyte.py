@@ -41,6 +41,7 @@ def build_airbyte_workspace(
             client_id=client_id,
             client_secret=client_secret,
             poll_interval=settings.poll_interval_seconds,
+            poll_timeout=settings.sync_timeout_seconds,
         )
     return AirbyteWorkspace(
         rest_api_base_url=settings.rest_api_url,
@@ -51,6 +52,7 @@ def build_airbyte_workspace(
         username=settings.username,
         password=secret(settings.password),
         poll_interval=settings.poll_interval_seconds,
+        poll_timeout=settings.sync_timeout_seconds,
     )
 
 

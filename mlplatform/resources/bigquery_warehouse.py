@@ -10,7 +10,7 @@ BigQuery takes concurrent writers, so `exclusive` is the seam's no-op.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, ClassVar
 
@@ -60,6 +60,38 @@ class BigQueryWarehouse(Warehouse):
         with self._client() as client:
             client.query(f"create or replace table {published} as select * from {staged}").result()
             client.delete_table(self._table_id(table, staged=True), not_found_ok=True)
+
+    def publish_batch(self, frames: Mapping[str, pd.DataFrame]) -> None:
+        """Each frame loaded into the staging dataset, then one multi-statement transaction
+        replaces every table's rows (BigQuery's transactions take DML, not DDL): both or none.
+        Column names upper-case, as `BigQueryPandasIOManager` writes them."""
+        from google.cloud import bigquery
+
+        load = bigquery.LoadJobConfig(write_disposition="WRITE_TRUNCATE")
+        statements = []
+        with self._client() as client:
+            for dataset in (self.schema_name, self.staging_schema):
+                created = bigquery.Dataset(f"{self.project}.{dataset}")
+                created.location = self.location
+                client.create_dataset(created, exists_ok=True)
+            for table, frame in frames.items():
+                staged = self._table_id(table, staged=True)
+                client.load_table_from_dataframe(
+                    frame.rename(columns=str.upper), staged, job_config=load
+                ).result()
+                published, batch = self._relation(table), self._relation(table, staged=True)
+                client.query(
+                    f"create table if not exists {published} as select * from {batch} where false"
+                ).result()
+                statements += [
+                    f"delete from {published} where true",
+                    f"insert into {published} select * from {batch}",
+                ]
+            client.query(
+                "begin transaction; " + "; ".join(statements) + "; commit transaction;"
+            ).result()
+            for table in frames:
+                client.delete_table(self._table_id(table, staged=True), not_found_ok=True)
 
     def table_name(self, table: str) -> str:
         return self._table_id(table)

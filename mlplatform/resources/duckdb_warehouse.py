@@ -8,7 +8,7 @@ with a message naming the file after `lock_timeout_seconds`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -131,6 +131,22 @@ class DuckDBWarehouse(Warehouse):
             connection.execute("begin transaction")
             connection.execute(f"create or replace table {published} as select * from {staged}")
             connection.execute(f"drop table {staged}")
+            connection.execute("commit")
+
+    def publish_batch(self, frames: Mapping[str, pd.DataFrame]) -> None:
+        import duckdb
+
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with self.exclusive(), duckdb.connect(self.database) as connection:
+            connection.execute(f'create schema if not exists "{self.schema_name}"')
+            # One transaction for every table: DuckDB's DDL is transactional, so a failure or a
+            # kill before the commit leaves each table as it was.
+            connection.execute("begin transaction")
+            for table, frame in frames.items():
+                connection.register("batch", frame)
+                relation = self._relation(table)
+                connection.execute(f"create or replace table {relation} as select * from batch")
+                connection.unregister("batch")
             connection.execute("commit")
 
     def table_name(self, table: str) -> str:

@@ -92,6 +92,13 @@ class MlflowTracking(ConfigurableResource):
             raise
         client.set_terminated(run.info.run_id, status="FINISHED")
 
+    def running_tag_values(self, run_tag: str) -> set[str]:
+        """The `run_tag` values of the runs still RUNNING (the Dagster runs they belong to)."""
+        runs = self.client().search_runs(
+            [self.experiment_id()], filter_string="attributes.status = 'RUNNING'"
+        )
+        return {run.data.tags[run_tag] for run in runs if run_tag in run.data.tags}
+
     def kill_runs_of(self, run_tag: str, values: Sequence[str]) -> list[str]:
         """End as KILLED the runs still RUNNING whose `run_tag` is one of `values` (the training
         runs of Dagster runs that died); their ids."""

@@ -8,7 +8,7 @@ profiles for metadata, the asset kind and fully qualified table names shown in t
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
@@ -65,6 +65,10 @@ class Warehouse(ConfigurableResource):
     @abstractmethod
     def publish(self, table: str) -> None:
         """Replace `table` with its staged build in one transaction, and drop the staged copy."""
+
+    @abstractmethod
+    def publish_batch(self, frames: Mapping[str, pd.DataFrame]) -> None:
+        """Replace each table with its frame, all in one transaction: every table or none."""
 
     @abstractmethod
     def table_name(self, table: str) -> str:

@@ -9,7 +9,6 @@ from mlplatform.resources.mlflow_tracking import MlflowTracking
 from mlplatform.resources.model_io import DAGSTER_RUN_TAG
 from mlplatform.resources.model_registry import TaggerModel
 from mlplatform.resources.policies import TrainingPolicy
-from mlplatform.resources.warehouse import WAREHOUSE_POOL
 
 
 @asset(
@@ -17,7 +16,8 @@ from mlplatform.resources.warehouse import WAREHOUSE_POOL
     owners=ML_OWNERS,
     io_manager_key="model_io_manager",
     kinds={"scikitlearn", "optuna", "mlflow"},
-    pool=WAREHOUSE_POOL,
+    # No `warehouse` pool: the step reads labeled_projects once (the IO manager holds the
+    # warehouse's lock for that read) and then tunes for minutes without touching it.
 )
 def trained_model(
     context: AssetExecutionContext,

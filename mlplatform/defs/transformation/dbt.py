@@ -12,12 +12,14 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from mlplatform.core.volume import VolumeConfig, check_volume
 from mlplatform.lib.automation import fresh_when_parents_update
 from mlplatform.lib.checks import suite_check_result
 from mlplatform.lib.dbt_project import dbt_project
 from mlplatform.lib.metadata import PREVIEW_ROWS, table_metadata
 from mlplatform.lib.ownership import DATA_OWNERS
 from mlplatform.resources.great_expectations import GreatExpectationsResource
+from mlplatform.resources.policies import IngestionPolicy
 from mlplatform.resources.warehouse import WAREHOUSE_POOL, WAREHOUSE_TABLE_TAG, Warehouse
 
 
@@ -60,11 +62,15 @@ def madewithml_dbt_models(
     dbt: DbtCliResource,
     warehouse: Warehouse,
     great_expectations: GreatExpectationsResource,
+    ingestion_policy: IngestionPolicy,
 ) -> Iterator[Any]:
     """Write-audit-publish: `dbt build` into the staging schema (models and their tests), each
-    model's GX suite on its staged table, and only then the tables published, with metadata."""
+    model's GX suite and volume guard on its staged table, and only then the tables published,
+    with metadata."""
     with warehouse.exclusive():
-        yield from _build_audit_publish(context, dbt, warehouse, great_expectations)
+        yield from _build_audit_publish(
+            context, dbt, warehouse, great_expectations, ingestion_policy.volume_config()
+        )
 
 
 def _build_audit_publish(
@@ -72,6 +78,7 @@ def _build_audit_publish(
     dbt: DbtCliResource,
     warehouse: Warehouse,
     great_expectations: GreatExpectationsResource,
+    volume: VolumeConfig,
 ) -> Iterator[Any]:
     invocation = dbt.cli(
         ["build", "--vars", json.dumps(warehouse.dbt_vars())], context=context, raise_on_error=False
@@ -84,7 +91,7 @@ def _build_audit_publish(
         error = invocation.get_error()
         raise Failure(f"dbt build failed; nothing was published: {error}") from error
     tables = [context.asset_key_for_output(output.output_name).path[-1] for output in outputs]
-    audit_staged(warehouse, great_expectations, tables)
+    audit_staged(warehouse, great_expectations, tables, volume)
     for table, output in zip(tables, outputs, strict=True):
         warehouse.publish(table)
         profile = warehouse.profile_table(table, PREVIEW_ROWS)
@@ -97,12 +104,22 @@ def _build_audit_publish(
 
 
 def audit_staged(
-    warehouse: Warehouse, great_expectations: GreatExpectationsResource, tables: list[str]
+    warehouse: Warehouse,
+    great_expectations: GreatExpectationsResource,
+    tables: list[str],
+    volume: VolumeConfig = VolumeConfig(),
 ) -> None:
-    """Every staged table must pass its suite (`gx/expectations/<table>.json`) before any table
-    is published."""
+    """Every staged table must pass its suite (`gx/expectations/<table>.json`) and the volume
+    guard (an empty table passes every suite) before any table is published."""
     for table in tables:
-        outcome = great_expectations.validate(warehouse.read_staged(table), table)
+        staged = warehouse.read_staged(table)
+        verdict = check_volume(table, len(staged), warehouse.row_count(table), volume)
+        if not verdict.passed:
+            raise Failure(
+                f"{verdict.reason}; {table} was not published",
+                metadata={"rows": verdict.rows, "stored_rows": verdict.stored_rows or 0},
+            )
+        outcome = great_expectations.validate(staged, table)
         if not outcome.success:
             raise Failure(
                 f"{outcome.summary()}; {table} was not published, the stored table is unchanged",

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pandas as pd
+import pytest
 from filelock import FileLock
 
 if TYPE_CHECKING:
@@ -56,6 +57,16 @@ EMPTY_COLUMN_DTYPES = {
     "integer": "Int64",
     "boolean": "boolean",
 }
+
+# The marks of every test module that uses the stand-in: one xdist worker runs them all, so one
+# stand-in serves them (its connector start-up is the slow part), and dagster-airbyte's API is
+# all beta and preview: its warnings would drown the report.
+AIRBYTE_TEST_MARKS = (
+    pytest.mark.airbyte,
+    pytest.mark.xdist_group("airbyte"),
+    pytest.mark.filterwarnings("ignore::dagster.BetaWarning"),
+    pytest.mark.filterwarnings("ignore::dagster.PreviewWarning"),
+)
 
 
 class ConnectorUnavailable(RuntimeError):
