@@ -9,6 +9,7 @@ from mlplatform.resources.mlflow_tracking import MlflowTracking
 from mlplatform.resources.model_io import DAGSTER_RUN_TAG
 from mlplatform.resources.model_registry import TaggerModel
 from mlplatform.resources.policies import TrainingPolicy
+from mlplatform.resources.warehouse import WAREHOUSE_POOL
 
 
 @asset(
@@ -16,8 +17,7 @@ from mlplatform.resources.policies import TrainingPolicy
     owners=ML_OWNERS,
     io_manager_key="model_io_manager",
     kinds={"scikitlearn", "optuna", "mlflow"},
-    # No `warehouse` pool: the step reads labeled_projects once (the IO manager holds the
-    # warehouse's lock for that read) and then tunes for minutes without touching it.
+    pool=WAREHOUSE_POOL,
 )
 def trained_model(
     context: AssetExecutionContext,
