@@ -59,8 +59,8 @@ NAMED_MUTANTS = (
     NamedMutant(
         "retraining sensor forgets its last trigger time on an event it does not act on",
         "mlplatform/core/retraining.py",
-        "        cursor.triggered_at,\n    )",
-        "        None,\n    )",
+        "    handled = replace(\n        cursor,\n",
+        "    handled = replace(\n        cursor,\n        triggered_at=None,\n",
         ("mlplatform_tests/test_retraining_policy.py",),
     ),
     NamedMutant(

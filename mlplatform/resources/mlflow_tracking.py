@@ -21,8 +21,10 @@ MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
 def import_mlflow():
-    """Import mlflow lazily (it is heavy) with its usage telemetry off: no network here."""
+    """Import mlflow lazily (it is heavy) with its usage telemetry off (no network here) and no
+    download progress bars in the step logs (each model load downloads its files)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
     return mlflow
