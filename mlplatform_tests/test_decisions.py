@@ -552,22 +552,33 @@ def test_model_io_manager_loads_the_version_of_the_upstream_run(settings_for, so
         "mlflow_run": registry.tracking.run_url(mlflow_run),
     }
     instance = DagsterInstance.ephemeral()
-    # trained_model's latest materialization recorded v3; v4 is the newest registered.
-    instance.report_runless_asset_event(
-        AssetMaterialization("trained_model", metadata={"model_version": "3"})
-    )
 
-    def load(run_id: str | None) -> TaggerModel:
-        upstream = build_output_context(run_id=run_id, asset_key=AssetKey("trained_model"))
+    def load(run_id: str | None, upstream_asset: str | None = "trained_model") -> TaggerModel:
+        key = {"asset_key": AssetKey(upstream_asset)} if upstream_asset else {}
+        upstream = build_output_context(run_id=run_id, **key)
         return io_manager.load_input(
             build_input_context(upstream_output=upstream, instance=instance)
+        )
+
+    with pytest.raises(LookupError, match=nothing):  # nothing materialized: never "the newest"
+        load("run-from-elsewhere")
+    instance.report_runless_asset_event(AssetMaterialization("trained_model"))
+    with pytest.raises(LookupError, match=nothing):  # a materialization that records no version
+        load("run-from-elsewhere")
+    # trained_model's latest materialization recorded v3; v4 is the newest registered; another
+    # asset's newer materialization says nothing about trained_model.
+    for materialized, recorded in (("trained_model", "3"), ("another_model", "1")):
+        instance.report_runless_asset_event(
+            AssetMaterialization(materialized, metadata={"model_version": recorded})
         )
 
     assert (load("run-b").version, load("run-b").tags["produced_by"]) == ("3", "run-b")
     assert load("run-a").version == "2"
     # Not registered by that run: the version trained_model's materialization recorded.
     assert load("run-from-elsewhere").version == "3"
-    with pytest.raises(LookupError, match=nothing):  # no instance: never "the newest"
+    with pytest.raises(LookupError, match=nothing):  # no upstream asset to look up
+        load("elsewhere", upstream_asset=None)
+    with pytest.raises(LookupError, match=nothing):  # no instance
         io_manager.load_input(
             build_input_context(upstream_output=build_output_context(run_id="elsewhere"))
         )

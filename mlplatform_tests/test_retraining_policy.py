@@ -291,13 +291,25 @@ def test_the_sensor_requests_one_run_per_event_and_says_which_rule_fired() -> No
     assert messages[1].startswith("retraining requested: drift_report ")
 
 
-def test_a_retraining_that_failed_before_the_gate_is_asked_for_again() -> None:
+@pytest.fixture
+def slack():
+    with slack_stand_in() as standin:
+        yield standin
+
+
+def attempt_key(run_key: str, retries: int) -> str:
+    """The run key of a retraining after `retries` retries."""
+    return f"{run_key}-retry{retries}" if retries else run_key
+
+
+def test_a_retraining_that_failed_before_the_gate_is_asked_for_again(slack) -> None:
     """A retraining run that failed before model_evaluation materialized (an outage, a killed
     worker) is requested again, at most MAX_RETRIES times; one the gate decided is not."""
     from dagster import asset, materialize
 
     instance = DagsterInstance.ephemeral()
-    resources = {"retraining_policy": RetrainingPolicy(cooldown_seconds=0), "notifier": Notifier()}
+    notifier = Notifier(slack_webhook_url=slack.url)
+    resources = {"retraining_policy": RetrainingPolicy(cooldown_seconds=0), "notifier": notifier}
 
     def run_as(request, decided: bool) -> None:
         """The run the daemon would launch for `request`, failing before or after the gate."""
@@ -314,9 +326,19 @@ def test_a_retraining_that_failed_before_the_gate_is_asked_for_again() -> None:
         def before_the_gate() -> None:
             raise RuntimeError("the registry is down")
 
-        assets = [evaluation, after_the_gate] if decided else [before_the_gate]
+        @asset(name="model_evaluation", deps=[before_the_gate])
+        def planned_evaluation() -> int:  # planned in the run, never materialized
+            return 1
+
+        assets = [evaluation, after_the_gate] if decided else [before_the_gate, planned_evaluation]
         tags = {**request.tags, "dagster/run_key": request.run_key}
         assert not materialize(assets, instance=instance, tags=tags, raise_on_error=False).success
+        # A newer run of something else, without the key, must not be taken for it.
+        assert materialize([unrelated], instance=instance).success
+
+    @asset
+    def unrelated() -> int:
+        return 1
 
     report_performance(instance, _performance(new_rows=250, trained_rows=400))
     tick = tick_sensor(retraining_sensor, instance, None, **resources)
@@ -327,7 +349,11 @@ def test_a_retraining_that_failed_before_the_gate_is_asked_for_again() -> None:
         [retry] = tick.run_requests
         assert retry.run_key == f"{request.run_key}-retry{attempt}"
         assert retry.tags[RULES_TAG] == request.tags[RULES_TAG] == GROWTH
-        assert "mlplatform/retry_of" in retry.tags
+        failed = retry.tags["mlplatform/retry_of"]
+        assert slack.messages("retraining_started")[-1] == (
+            f"retraining asked for again (attempt {attempt + 1}): run {failed} "
+            f"({attempt_key(request.run_key, attempt - 1)}) failed before the gate decided"
+        )
     run_as(retry, decided=False)
     spent = tick_sensor(retraining_sensor, instance, tick.cursor, **resources)
     assert not spent.run_requests and "already handled" in spent.skip_message
