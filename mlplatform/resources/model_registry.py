@@ -193,11 +193,9 @@ class MlflowModelRegistry(ConfigurableResource):
         from mlflow.exceptions import MlflowException
 
         try:
-            model = self.tracking.client().get_registered_model(self.registered_model_name)
-        except MlflowException as error:
-            if error.error_code == MISSING:
-                return None
-            raise self._unavailable(error) from error
+            model = self._call(lambda c: c.get_registered_model(self.registered_model_name))
+        except MlflowException:  # `_call` lets only "does not exist" through
+            return None
         version = (model.aliases or {}).get(alias)
         return None if version is None else str(version)
 
