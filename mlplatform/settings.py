@@ -19,6 +19,7 @@ from typing import Any
 
 from dagster import EnvVar
 
+from mlplatform.core.retention import RetentionConfig
 from mlplatform.core.sources import DEFAULT_SOURCE, SOURCE_ALIASES, is_http, without_credentials
 from mlplatform.core.tuning_config import TuningConfig
 
@@ -94,7 +95,13 @@ class Settings:
     mlflow_artifact_location: str | None
     mlflow_ui_url: str
     tuning: TuningSettings
+    retention: RetentionConfig
     slack_webhook_url: Secret | None
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where reports (drift HTML, regressions) are written, and pruned."""
+        return self.home / "reports"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -146,6 +153,7 @@ class Settings:
                 storage=secrets.get(environ, OPTUNA_STORAGE_VAR)
                 or f"sqlite:///{home / 'optuna.db'}",
             ),
+            retention=_retention(environ),
             slack_webhook_url=secrets.get(environ, SLACK_WEBHOOK_VAR),
         )
 
@@ -231,6 +239,22 @@ def _identifier(
     if value is not None and not pattern.fullmatch(value):
         raise ValueError(f"{name}={value!r}: expected a name matching {pattern.pattern}")
     return value
+
+
+def _retention(environ: Mapping[str, str]) -> RetentionConfig:
+    """MLPLATFORM_KEEP_MODEL_VERSIONS and MLPLATFORM_RETENTION_DAYS (see `RetentionConfig`)."""
+    versions, days, default = (
+        "MLPLATFORM_KEEP_MODEL_VERSIONS",
+        "MLPLATFORM_RETENTION_DAYS",
+        RetentionConfig(),
+    )
+    try:
+        return RetentionConfig(
+            keep_model_versions=_number(environ, versions, int, default.keep_model_versions),
+            window_days=_number(environ, days, float, default.window_days),
+        )
+    except ValueError as error:
+        raise ValueError(f"{versions} / {days}: {error}") from error
 
 
 def _flag(environ: Mapping[str, str], name: str) -> bool:

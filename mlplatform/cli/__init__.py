@@ -1,6 +1,6 @@
 """`mlplatform` command line: predict with the champion, show or roll back the champion,
-summarize what was built, recover from runs that were killed, refresh the cached Airbyte
-workspace."""
+summarize what was built, recover from runs that were killed, prune what the retention policy
+no longer keeps, refresh the cached Airbyte workspace."""
 
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         "their MLflow runs",
     )
 
+    prune = commands.add_parser(
+        "prune", help="delete what the retention policy no longer keeps (see --dry-run)"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="list what would go; delete nothing")
+
     commands.add_parser(
         "airbyte-state",
         help="read the Airbyte workspace from its API into the cached copy definitions load from",
@@ -43,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "airbyte-state":
         return _refresh_airbyte_state()
+    if args.command == "prune":
+        return _prune(args.dry_run)
     if args.command == "summary":
         from mlplatform.cli.summary import summary
 
@@ -82,6 +89,32 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(json.dumps(result))
     return 0
+
+
+def _prune(dry_run: bool) -> int:
+    """The `prune_job`'s plan from a shell: one JSON line per deleted (or deletable) item."""
+    from dagster import DagsterInstance
+
+    from mlplatform.lib.dbt_project import DBT_TARGET_DIR
+    from mlplatform.resources import build_model_registry
+    from mlplatform.resources.retention import prune, retention_stores
+    from mlplatform.settings import Settings, reveal
+
+    settings = Settings.from_env()
+    registry = build_model_registry(settings, reveal_secrets=True)
+    storage = reveal(settings.tuning.storage)
+    with DagsterInstance.get() as instance:
+        stores = retention_stores(registry, storage, settings.reports_dir, DBT_TARGET_DIR, instance)
+        plan = prune(stores, settings.retention, dry_run=dry_run, log=_to_stderr)
+    for item in plan.delete:
+        print(json.dumps({"kind": item.kind, "key": item.key, "bytes": item.size_bytes}))
+    verb = "would free" if dry_run else "freed"
+    print(f"{len(plan.delete)} items, {verb} {plan.freed_bytes / 1e6:.1f} MB", file=sys.stderr)
+    return 0
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def _refresh_airbyte_state() -> int:

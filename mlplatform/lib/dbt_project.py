@@ -5,6 +5,8 @@ from dagster_dbt import DbtProject
 from mlplatform.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# dagster-dbt gives each invocation its own folder here (`<op>-<run>-<id>`): retention prunes them.
+DBT_TARGET_DIR = dbt_project.project_dir / dbt_project.target_path
 PREPARE_COMMAND = (
     "uv run dagster-dbt project prepare-and-package --file mlplatform/lib/dbt_project.py"
 )

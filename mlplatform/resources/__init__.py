@@ -25,6 +25,7 @@ from mlplatform.resources.policies import (
     IngestionPolicy,
     MonitoringPolicy,
     PromotionPolicy,
+    RetentionPolicy,
     RetrainingPolicy,
     TrainingPolicy,
 )
@@ -52,12 +53,16 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "model_registry": registry,
         "model_io_manager": MlflowModelIOManager(registry=registry),
         "fs_io_manager": FilesystemIOManager(base_dir=str(settings.home / "storage")),
-        "reports": ReportStore(directory=str(settings.home / "reports")),
+        "reports": ReportStore(directory=str(settings.reports_dir)),
         "notifier": Notifier(slack_webhook_url=settings.slack_webhook_url),
         "training_policy": TrainingPolicy(**settings.tuning.as_fields()),
         "promotion_policy": PromotionPolicy(),
         "monitoring_policy": MonitoringPolicy(),
         "retraining_policy": RetrainingPolicy(),
+        "retention_policy": RetentionPolicy(
+            keep_model_versions=settings.retention.keep_model_versions,
+            window_days=settings.retention.window_days,
+        ),
     }
 
 

@@ -12,6 +12,7 @@ from pydantic import Field
 from mlplatform.core.drift import DriftConfig
 from mlplatform.core.gate import GateConfig
 from mlplatform.core.labels import LabelConfig
+from mlplatform.core.retention import RetentionConfig
 from mlplatform.core.retraining import RetrainingConfig
 from mlplatform.core.tuning_config import TuningConfig
 from mlplatform.core.volume import VolumeConfig
@@ -106,6 +107,18 @@ class RetrainingPolicy(ConfigurableResource):
 
     def retraining_config(self) -> RetrainingConfig:
         return config_from(self, RetrainingConfig)
+
+
+class RetentionPolicy(ConfigurableResource):
+    """What `prune` keeps: the champion, the previous champion and this many newest model
+    versions; runs, trials, reports and dbt targets younger than the window (the newest of each
+    kind always)."""
+
+    keep_model_versions: int = RetentionConfig.keep_model_versions
+    window_days: float = RetentionConfig.window_days
+
+    def retention_config(self) -> RetentionConfig:
+        return config_from(self, RetentionConfig)
 
 
 def config_from(policy: ConfigurableResource, config: type[T], **given: Any) -> T:
