@@ -14,7 +14,7 @@ from dagster import AssetSelection, ComponentTree, Definitions, PreviewWarning
 from mlplatform import defs as defs_folder
 from mlplatform.ingestion import INGESTIONS
 from mlplatform.lib.dbt_project import require_manifest
-from mlplatform.lib.execution import EXECUTORS
+from mlplatform.lib.execution import EXECUTORS, recording_host
 from mlplatform.resources import build_resources
 from mlplatform.resources.warehouse import WAREHOUSE_TABLE_TAG
 from mlplatform.settings import PROJECT_ROOT, Settings
@@ -29,7 +29,9 @@ def build_definitions(settings: Settings, **resource_overrides: Any) -> Definiti
         **ingestion.resources(settings),
         **resource_overrides,
     }
-    environment = Definitions(resources=resources, executor=EXECUTORS[settings.executor](settings))
+    environment = Definitions(
+        resources=resources, executor=recording_host(EXECUTORS[settings.executor](settings))
+    )
     merged = Definitions.merge(load_defs_folder(), ingestion.definitions(settings), environment)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PreviewWarning)  # map_resolved_asset_specs

@@ -132,6 +132,28 @@ def test_a_landed_table_failing_its_suite_blocks_labeled_projects(
     pd.testing.assert_frame_equal(read_warehouse_table(settings, "labeled_projects"), before)
 
 
+def test_an_empty_sync_leaves_labeled_projects_as_it_was(
+    home: Path, source: Path, standin: standins.AirbyteStandin, first_sync
+):
+    """An empty landing passes every suite and dbt test (0 rows break no rule): the volume guard
+    on the staged table refuses it, end to end through a real sync."""
+    assert first_sync.success
+    settings = airbyte_settings(home, standin)
+    before = read_warehouse_table(settings, "labeled_projects")
+    projects, tags = make_projects_and_tags(ROWS)
+    write_source(source, projects.head(0), tags.head(0))
+    try:
+        result = materialize_dataops(settings)
+    finally:
+        write_source(source, projects, tags)
+
+    assert not result.success
+    assert len(read_warehouse_table(settings, "projects")) == 0, "Airbyte landed the empty file"
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    assert "labeled_projects: the batch has no rows" in str(failure.step_failure_data.error)
+    pd.testing.assert_frame_equal(read_warehouse_table(settings, "labeled_projects"), before)
+
+
 def test_code_location_loads_without_airbyte_and_says_why(tmp_path: Path):
     settings = airbyte_settings(tmp_path, None)
     defs = build_definitions(settings)

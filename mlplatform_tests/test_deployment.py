@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -50,6 +51,7 @@ from mlplatform_tests.support.services import (
     background,
     mlflow_server,
     postgres_database,
+    private_postgres,
     require,
 )
 from mlplatform_tests.support.webserver import dagster_server, free_port
@@ -301,3 +303,58 @@ def test_a_registry_outage_fails_the_gate_and_decides_nothing(tmp_path: Path, mo
             evaluation = decided.asset_materializations_for_node("model_evaluation")[0]
             assert evaluation.metadata["champion_version"].value == "1"  # compared, not blind
             assert evaluation.metadata["verdict"].value != "first_model"
+
+
+def test_a_postgres_restart_mid_run_fails_the_run_clearly_and_a_rerun_completes(
+    tmp_path, monkeypatch
+) -> None:
+    """The production instance (deploy/dagster.yaml) and an MLflow server on a PostgreSQL of the
+    test's own, restarted while trained_model tunes: the run ends (failed, naming the lost
+    connection, or done), nothing is left STARTED, the MLflow server answers again, and a re-run
+    completes with a champion."""
+    with ExitStack() as stack:
+        postgres = stack.enter_context(private_postgres(free_port()))
+        mlflow_db = postgres.create_database("mlflow")
+        tracking_uri = stack.enter_context(
+            mlflow_server(mlflow_db, tmp_path / "artifacts", free_port(), tmp_path / "mlflow.log")
+        )
+        dagster_home = tmp_path / "dagster"
+        dagster_home.mkdir()
+        shutil.copy(PROJECT_ROOT / "deploy" / "dagster.yaml", dagster_home)
+        env = {
+            "PATH": str(BIN),
+            "DAGSTER_HOME": str(dagster_home),
+            "DAGSTER_PG_URL": postgres.create_database("dagster"),
+            "DAGSTER_COMPUTE_LOG_DIR": str(tmp_path / "logs"),
+            "MLFLOW_TRACKING_URI": tracking_uri,
+            "MLPLATFORM_HOME": str(tmp_path / "home"),
+            "MLPLATFORM_SOURCE": str(
+                write_source(tmp_path / "source", *make_projects_and_tags(rows=160))
+            ),
+            "MLPLATFORM_TUNING_TRIALS": "6",
+        }
+        for name in ("DAGSTER_PG_URL", "DAGSTER_COMPUTE_LOG_DIR"):  # the instance reads them
+            monkeypatch.setenv(name, env[name])
+        with DagsterInstance.from_config(str(dagster_home)) as instance:
+            assert (instance.run_retries_enabled, instance.run_retries_max_retries) == (True, 2)
+
+        process = spawn(materialize_command("*"), env)
+        output = []
+        for line in process.stdout:
+            output.append(line)
+            if "trial 2/6" in line:
+                postgres.pg_ctl("restart", "-m", "fast")
+        process.wait(timeout=600)
+        text = "".join(output)
+        assert postgres.starts() == 2, "restarted while the run was tuning"
+        if process.returncode != 0:
+            lost = re.search(r".*(connection|terminating|server closed).*", text, re.I)
+            assert lost, text[-3000:]
+
+        rerun = spawn(materialize_command("*"), env)
+        rerun_output = rerun.communicate(timeout=600)[0]
+        assert rerun.returncode == 0, rerun_output[-3000:]
+        with DagsterInstance.from_config(str(dagster_home)) as instance:
+            started = RunsFilter(statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED])
+            assert instance.get_runs(started) == []
+        assert registry_for(Settings.from_env(env)).alias_version(CHAMPION) is not None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,9 +18,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from mlplatform.core.sources import data_fingerprint
+from mlplatform.lib.execution import HOST_TAG
 from mlplatform.settings import Settings
 from mlplatform_tests.support.commands import BIN, local_dagster_home, materialize_command, spawn
 from mlplatform_tests.support.dataops import materialize_dataops, read_warehouse_table
@@ -44,6 +47,9 @@ def _materialize(
             break
     process.wait(timeout=600)
     return process.returncode, "".join(lines)
+
+
+PUBLISHED = ("projects", "tags", "labeled_projects")
 
 
 def _champion_after_last_gate(env: dict[str, str], default: str | None = None) -> str | None:
@@ -80,6 +86,14 @@ def test_killed_during_dbt_keeps_the_published_table_and_a_rerun_converges(tmp_p
     assert code == -signal.SIGKILL, output[-3000:]
     pd.testing.assert_frame_equal(read_warehouse_table(settings, "labeled_projects"), published)
     # The killed run still holds the warehouse pool's slot: a new run would wait for it forever.
+    # Its pid means something only on the host it ran on, which the run recorded.
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        [killed] = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED]))
+        assert killed.tags[HOST_TAG] == socket.gethostname()
+        instance.add_run_tags(killed.run_id, {HOST_TAG: "another-host"})
+        assert json.loads(mlplatform_cli(env, "recover").stdout)["runs"] == []
+        assert instance.get_run_by_id(killed.run_id).status == DagsterRunStatus.STARTED
+        instance.add_run_tags(killed.run_id, {HOST_TAG: socket.gethostname()})
     recover = mlplatform_cli(env, "recover")
     assert recover.returncode == 0, recover.stderr
     assert [run["job_name"] for run in json.loads(recover.stdout)["runs"]] == ["__ASSET_JOB"]
@@ -308,3 +322,62 @@ def good_home(tmp_path):
     )
     assert materialize_dataops(settings, selection=["projects", "tags"]).success
     return settings, build_warehouse(settings)
+
+
+@contextmanager
+def small_file_system(directory: Path, megabytes: int) -> Iterator[Path]:
+    """A tmpfs of `megabytes` at `directory` (needs root, as CI runs)."""
+    directory.mkdir(parents=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs (needs root): {mounted.stderr.strip()}")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=False)
+
+
+def fill(directory: Path, leave_bytes: int) -> Path:
+    """A file that takes all but `leave_bytes` of the file system's free space."""
+    filler = directory / "filler"
+    free = os.statvfs(directory).f_bavail * os.statvfs(directory).f_frsize
+    with filler.open("wb") as out:
+        out.write(b"\0" * max(free - leave_bytes, 0))
+    return filler
+
+
+def test_a_full_disk_fails_the_run_naming_the_path_and_keeps_every_published_table(
+    tmp_path,
+) -> None:
+    with small_file_system(tmp_path / "home", megabytes=24) as home:
+        settings = Settings.from_env(
+            {
+                "MLPLATFORM_HOME": str(home),
+                "MLPLATFORM_SOURCE": str(
+                    write_source(tmp_path / "first", *make_projects_and_tags(rows=60, seed=1))
+                ),
+            }
+        )
+        assert materialize_dataops(settings).success
+        published = {t: read_warehouse_table(settings, t) for t in PUBLISHED}
+        bigger = write_source(tmp_path / "second", *make_projects_and_tags(rows=6000, seed=2))
+        settings = dataclasses.replace(settings, source=str(bigger))
+
+        filler = fill(home, leave_bytes=64 * 1024)
+        result = materialize_dataops(settings)
+
+        assert not result.success
+        [failure] = [e for e in result.all_events if e.is_step_failure]
+        error = str(failure.step_failure_data.error)
+        assert "No space left on device" in error and str(home) in error, error[-2000:]
+        for table, frame in published.items():
+            pd.testing.assert_frame_equal(read_warehouse_table(settings, table), frame)
+
+        filler.unlink()
+        assert materialize_dataops(settings).success, "space freed: the same batch goes in"
+        assert len(read_warehouse_table(settings, "labeled_projects")) == 6000

@@ -3,15 +3,20 @@
 Such a run stays STARTED and keeps its `warehouse` pool slot, so every later run waits for it
 forever. Under the daemon, run monitoring (`deploy/dagster.yaml`) finds them; runs started from the
 command line have no daemon, and `mlplatform recover` does the same on the machine that ran them.
+A pid means something only on its own machine: runs record their host (`HOST_TAG`), and a run of
+another host, or of no recorded host, is never judged here.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+
+from mlplatform.lib.execution import HOST_TAG
 
 
 @dataclass(frozen=True)
@@ -21,10 +26,14 @@ class RecoveredRun:
     pid: int
 
 
-def recover_dead_runs(instance: DagsterInstance) -> list[RecoveredRun]:
-    """Mark failed, and free the pool slots of, every started run whose process is gone."""
+def recover_dead_runs(instance: DagsterInstance, host: str | None = None) -> list[RecoveredRun]:
+    """Mark failed, and free the pool slots of, every started run of `host` (this machine by
+    default) whose process is gone."""
     recovered = []
-    started = RunsFilter(statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED])
+    host = host or socket.gethostname()
+    started = RunsFilter(
+        statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED], tags={HOST_TAG: host}
+    )
     for record in instance.get_run_records(started):
         run = record.dagster_run
         pid = _run_pid(instance, run.run_id)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import socket
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from dagster import EnvVar, ExecutorDefinition, in_process_executor, multiprocess_executor
+from dagster import (
+    EnvVar,
+    Executor,
+    ExecutorDefinition,
+    in_process_executor,
+    multiprocess_executor,
+)
 
 from mlplatform.choices import Registry
 
@@ -32,6 +39,42 @@ def _celery(settings: Settings) -> ExecutorDefinition:
 def as_string_source(value: Secret) -> dict[str, str] | str:
     """Executor config takes a secret as `{"env": name}`, Dagster's StringSource."""
     return {"env": value.env_var_name} if isinstance(value, EnvVar) else value
+
+
+# The machine a run's process runs on: `mlplatform recover` judges only its own host's runs.
+HOST_TAG = "mlplatform/host"
+
+
+class _RecordingHost(Executor):
+    """Tags the run with its host, then runs the plan with the executor it wraps."""
+
+    def __init__(self, inner: Executor) -> None:
+        self._inner = inner
+
+    def execute(self, plan_context: Any, execution_plan: Any) -> Iterator[Any]:
+        plan_context.instance.add_run_tags(plan_context.run_id, {HOST_TAG: socket.gethostname()})
+        yield from self._inner.execute(plan_context, execution_plan)
+
+    @property
+    def retries(self) -> Any:
+        return self._inner.retries
+
+    @property
+    def step_dependency_config(self) -> Any:
+        return self._inner.step_dependency_config
+
+
+def recording_host(definition: ExecutorDefinition) -> ExecutorDefinition:
+    """`definition` (configured or not) whose runs record their host in `HOST_TAG`."""
+    create = definition.executor_creation_fn
+    assert create is not None, f"executor {definition.name} has no creation function"
+    return ExecutorDefinition(
+        name=definition.name,
+        config_schema=definition.config_schema,
+        executor_creation_fn=lambda context: _RecordingHost(create(context)),
+        description=definition.description,
+        requirements=definition.get_requirements,
+    )
 
 
 EXECUTORS: Registry[Callable[[Settings], ExecutorDefinition]] = Registry(

@@ -4,13 +4,16 @@ own database; a machine without a service skips those tests and names it."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -113,3 +116,60 @@ def mlflow_server(backend_store: str, artifacts: Path, port: int, log: Path) -> 
         url = f"http://127.0.0.1:{port}"
         wait_for_http(f"{url}/health", server, log)
         yield url
+
+
+@dataclass(frozen=True)
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own (data directory, port), which it may restart."""
+
+    data_dir: Path
+    port: int
+
+    def url(self, database: str = "postgres") -> str:
+        return f"{SQLALCHEMY_SCHEME}://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        import psycopg2
+
+        admin = psycopg2.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres")
+        admin.autocommit = True
+        admin.cursor().execute(f'create database "{name}"')
+        admin.close()
+        return self.url(name)
+
+    def starts(self) -> int:
+        """How many times the server has started (its log says so each time)."""
+        log = (self.data_dir / "server.log").read_text()
+        return log.count("database system is ready to accept connections")
+
+    def pg_ctl(self, action: str, *args: str) -> None:
+        """`pg_ctl action` (start, restart, stop); the server logs to a file, never to our pipe."""
+        options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1"
+        log = ["-l", str(self.data_dir / "server.log")] if action != "stop" else []
+        _as_postgres(["pg_ctl", action, "-D", str(self.data_dir), "-o", options, "-w", *log, *args])
+
+
+@contextmanager
+def private_postgres(port: int) -> Iterator[PrivatePostgres]:
+    """initdb (trust auth) and start a server on 127.0.0.1:`port`; stopped and deleted afterwards.
+
+    The data directory is made under /tmp, not pytest's (root-only) temporary folder: as root,
+    the server runs as the `postgres` user, which must reach it."""
+    if shutil.which("initdb") is None:
+        pytest.skip("PostgreSQL's initdb is not on PATH: no private server")
+    directory = Path(tempfile.mkdtemp(prefix="mlplatform-pg-"))
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(directory, "postgres")
+    _as_postgres(["initdb", "-D", str(directory), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
+    server = PrivatePostgres(directory, port)
+    server.pg_ctl("start")
+    try:
+        yield server
+    finally:
+        server.pg_ctl("stop", "-m", "immediate")
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _as_postgres(command: list[str]) -> None:
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run([*prefix, *command], check=True, capture_output=True, text=True)
