@@ -518,7 +518,10 @@ def test_every_sensor_and_schedule_starts_as_documented(settings_for, source_dir
         "automation_sensor": DefaultSensorStatus.RUNNING,
         "notify_on_run_failure": DefaultSensorStatus.RUNNING,
     }
-    assert schedules == {"daily_refresh": DefaultScheduleStatus.STOPPED}
+    assert schedules == {
+        "daily_refresh": DefaultScheduleStatus.STOPPED,
+        "daily_prune": DefaultScheduleStatus.RUNNING,
+    }
 
 
 # --- the model IO manager picks the version its run produced --------------------------------

@@ -67,27 +67,36 @@ def deployment(tmp_path: Path, monkeypatch) -> Iterator[dict[str, str]]:
             stack.enter_context(postgres_database(f"mlp_{part}"))
             for part in ("dagster", "mlflow", "optuna")
         )
-        tracking_uri = stack.enter_context(
-            mlflow_server(mlflow_db, tmp_path / "artifacts", free_port(), tmp_path / "mlflow.log")
-        )
-        dagster_home = tmp_path / "dagster"
-        dagster_home.mkdir()
-        shutil.copy(PROJECT_ROOT / "deploy" / "dagster.yaml", dagster_home)
-        env = {
-            "DAGSTER_HOME": str(dagster_home),
-            "DAGSTER_PG_URL": dagster_db,
-            "DAGSTER_COMPUTE_LOG_DIR": str(tmp_path / "logs"),
-            "MLFLOW_TRACKING_URI": tracking_uri,
-            "MLPLATFORM_OPTUNA_STORAGE": optuna_db,
-            "MLPLATFORM_HOME": str(tmp_path / "home"),
-            "MLPLATFORM_SOURCE": str(
-                write_source(tmp_path / "source", *make_projects_and_tags(rows=160))
-            ),
-            "MLPLATFORM_TUNING_TRIALS": str(QUICK_TRAINING.n_trials),
-        }
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        yield env
+        env = deployed_environment(stack, tmp_path, dagster_db, mlflow_db, monkeypatch)
+        monkeypatch.setenv("MLPLATFORM_OPTUNA_STORAGE", optuna_db)
+        yield {**env, "MLPLATFORM_OPTUNA_STORAGE": optuna_db}
+
+
+def deployed_environment(
+    stack: ExitStack, tmp_path: Path, dagster_db: str, mlflow_db: str, monkeypatch
+) -> dict[str, str]:
+    """An MLflow server on `mlflow_db`, a DAGSTER_HOME holding `deploy/dagster.yaml` on
+    `dagster_db`, and the environment (also set in this process) that points at them."""
+    tracking_uri = stack.enter_context(
+        mlflow_server(mlflow_db, tmp_path / "artifacts", free_port(), tmp_path / "mlflow.log")
+    )
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    shutil.copy(PROJECT_ROOT / "deploy" / "dagster.yaml", dagster_home)
+    env = {
+        "DAGSTER_HOME": str(dagster_home),
+        "DAGSTER_PG_URL": dagster_db,
+        "DAGSTER_COMPUTE_LOG_DIR": str(tmp_path / "logs"),
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "MLPLATFORM_HOME": str(tmp_path / "home"),
+        "MLPLATFORM_SOURCE": str(
+            write_source(tmp_path / "source", *make_projects_and_tags(rows=160))
+        ),
+        "MLPLATFORM_TUNING_TRIALS": str(QUICK_TRAINING.n_trials),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
 
 
 def _cli(env: dict[str, str], *args: str) -> dict:
@@ -314,28 +323,11 @@ def test_a_postgres_restart_mid_run_fails_the_run_clearly_and_a_rerun_completes(
     completes with a champion."""
     with ExitStack() as stack:
         postgres = stack.enter_context(private_postgres(free_port()))
-        mlflow_db = postgres.create_database("mlflow")
-        tracking_uri = stack.enter_context(
-            mlflow_server(mlflow_db, tmp_path / "artifacts", free_port(), tmp_path / "mlflow.log")
-        )
-        dagster_home = tmp_path / "dagster"
-        dagster_home.mkdir()
-        shutil.copy(PROJECT_ROOT / "deploy" / "dagster.yaml", dagster_home)
-        env = {
-            "PATH": str(BIN),
-            "DAGSTER_HOME": str(dagster_home),
-            "DAGSTER_PG_URL": postgres.create_database("dagster"),
-            "DAGSTER_COMPUTE_LOG_DIR": str(tmp_path / "logs"),
-            "MLFLOW_TRACKING_URI": tracking_uri,
-            "MLPLATFORM_HOME": str(tmp_path / "home"),
-            "MLPLATFORM_SOURCE": str(
-                write_source(tmp_path / "source", *make_projects_and_tags(rows=160))
-            ),
-            "MLPLATFORM_TUNING_TRIALS": "6",
-        }
-        for name in ("DAGSTER_PG_URL", "DAGSTER_COMPUTE_LOG_DIR"):  # the instance reads them
-            monkeypatch.setenv(name, env[name])
-        with DagsterInstance.from_config(str(dagster_home)) as instance:
+        dagster_db, mlflow_db = (postgres.create_database(name) for name in ("dagster", "mlflow"))
+        env = deployed_environment(stack, tmp_path, dagster_db, mlflow_db, monkeypatch)
+        env |= {"PATH": str(BIN), "MLPLATFORM_TUNING_TRIALS": "6"}
+        dagster_home = env["DAGSTER_HOME"]
+        with DagsterInstance.from_config(dagster_home) as instance:
             assert (instance.run_retries_enabled, instance.run_retries_max_retries) == (True, 2)
 
         process = spawn(materialize_command("*"), env)
@@ -354,7 +346,7 @@ def test_a_postgres_restart_mid_run_fails_the_run_clearly_and_a_rerun_completes(
         rerun = spawn(materialize_command("*"), env)
         rerun_output = rerun.communicate(timeout=600)[0]
         assert rerun.returncode == 0, rerun_output[-3000:]
-        with DagsterInstance.from_config(str(dagster_home)) as instance:
+        with DagsterInstance.from_config(dagster_home) as instance:
             started = RunsFilter(statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED])
             assert instance.get_runs(started) == []
         assert registry_for(Settings.from_env(env)).alias_version(CHAMPION) is not None

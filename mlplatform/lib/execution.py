@@ -63,6 +63,10 @@ class _RecordingHost(Executor):
     def step_dependency_config(self) -> Any:
         return self._inner.step_dependency_config
 
+    def __getattr__(self, name: str) -> Any:
+        # The executor's own API (dagster-celery reads `app_args()` from the run's executor).
+        return getattr(self._inner, name)
+
 
 def recording_host(definition: ExecutorDefinition) -> ExecutorDefinition:
     """`definition` (configured or not) whose runs record their host in `HOST_TAG`."""
