@@ -29,6 +29,8 @@ import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 from import_time import commit_of
 
+from mlplatform_tests.support.commands import local_dagster_home, spawn
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 DBT_STARTED = 'Started execution of step "madewithml_dbt_models"'
@@ -36,15 +38,13 @@ DATAOPS = "group:ingestion or group:transformation"
 
 
 def instance_home(scratch: Path) -> Path:
-    """The project's dagster.yaml (pools, telemetry off) with its storage under `scratch`."""
-    config = yaml.safe_load((ROOT / "dagster.yaml").read_text())
-    config["storage"] = {"sqlite": {"base_dir": str(scratch / "storage")}}
-    config["local_artifact_storage"]["config"]["base_dir"] = str(scratch)
-    config["compute_logs"]["config"]["base_dir"] = str(scratch / "logs")
+    """The project's dagster.yaml (pools, telemetry off) with its storage under `scratch`, and
+    run monitoring on."""
+    home = local_dagster_home(scratch)
+    config = yaml.safe_load((home / "dagster.yaml").read_text())
     config["run_monitoring"] = {"enabled": True, "poll_interval_seconds": 5}
-    scratch.mkdir(parents=True, exist_ok=True)
-    (scratch / "dagster.yaml").write_text(yaml.safe_dump(config))
-    return scratch
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    return home
 
 
 def environment(scratch: Path) -> dict[str, str]:
@@ -76,16 +76,17 @@ def failed(instance: DagsterInstance, run_id: str) -> bool:
 def under_the_daemon(scratch: Path) -> float:
     env = environment(scratch)
     workspace = ["-m", "mlplatform.definitions"]
-    daemon = subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", *workspace],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+    with DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        instance.get_runs(limit=1)  # creates the SQLite tables before two processes race to
+        daemon = subprocess.Popen(
+            [str(BIN / "dagster-daemon"), "run", *workspace],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
             launch = [str(BIN / "dagster"), "job", "launch", *workspace, "-j", "refresh"]
             subprocess.run(launch, env=env, cwd=ROOT, check=True, capture_output=True)
             run_id = instance.get_runs(limit=1)[0].run_id
@@ -93,23 +94,15 @@ def under_the_daemon(scratch: Path) -> float:
             start = instance.all_logs(run_id, of_type=DagsterEventType.RUN_START)[0]
             os.kill(start.dagster_event.pid, signal.SIGKILL)
             return until(lambda: failed(instance, run_id), timeout=300)
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        daemon.wait(timeout=60)
+        finally:
+            os.killpg(daemon.pid, signal.SIGTERM)
+            daemon.wait(timeout=60)
 
 
 def from_the_command_line(scratch: Path) -> float:
     env = environment(scratch)
     materialize = [str(BIN / "dagster"), "asset", "materialize", "-m", "mlplatform.definitions"]
-    process = subprocess.Popen(
-        [*materialize, "--select", DATAOPS],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    process = spawn([*materialize, "--select", DATAOPS], env)
     for line in process.stdout:
         if DBT_STARTED in line:
             os.killpg(process.pid, signal.SIGKILL)
