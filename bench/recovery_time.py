@@ -23,10 +23,11 @@ import statistics
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import yaml
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from import_time import commit_of
 
 from mlplatform_tests.support.commands import local_dagster_home, spawn
@@ -87,9 +88,12 @@ def under_the_daemon(scratch: Path) -> float:
             start_new_session=True,
         )
         try:
+            # Tagged: the daemon's sensors launch runs of their own beside it.
+            tags = {"bench": uuid.uuid4().hex}
             launch = [str(BIN / "dagster"), "job", "launch", *workspace, "-j", "refresh"]
+            launch += ["--tags", json.dumps(tags)]
             subprocess.run(launch, env=env, cwd=ROOT, check=True, capture_output=True)
-            run_id = instance.get_runs(limit=1)[0].run_id
+            run_id = instance.get_runs(RunsFilter(tags=tags))[0].run_id
             until(lambda: dbt_step_started(instance, run_id), timeout=300)
             start = instance.all_logs(run_id, of_type=DagsterEventType.RUN_START)[0]
             os.kill(start.dagster_event.pid, signal.SIGKILL)
