@@ -26,13 +26,13 @@ class RecoveredRun:
     pid: int
 
 
-def recover_dead_runs(instance: DagsterInstance, host: str | None = None) -> list[RecoveredRun]:
-    """Mark failed, and free the pool slots of, every started run of `host` (this machine by
-    default) whose process is gone."""
+def recover_dead_runs(instance: DagsterInstance) -> list[RecoveredRun]:
+    """Mark failed, and free the pool slots of, every started run of this machine whose process
+    is gone."""
     recovered = []
-    host = host or socket.gethostname()
     started = RunsFilter(
-        statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED], tags={HOST_TAG: host}
+        statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED],
+        tags={HOST_TAG: socket.gethostname()},
     )
     for record in instance.get_run_records(started):
         run = record.dagster_run

@@ -41,7 +41,6 @@ class Item:
     size_bytes: int = 0
     group: str = ""
     pinned: bool = False
-    why_pinned: str = ""
     needs: tuple[str, ...] = ()  # keys of items kept while this one is (a version's run)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +60,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "promotion_policy": PromotionPolicy(),
         "monitoring_policy": MonitoringPolicy(),
         "retraining_policy": RetrainingPolicy(),
-        "retention_policy": RetentionPolicy(
-            keep_model_versions=settings.retention.keep_model_versions,
-            window_days=settings.retention.window_days,
-        ),
+        "retention_policy": RetentionPolicy(**asdict(settings.retention)),
     }
 
 

@@ -63,10 +63,7 @@ class ModelVersions:
     registry: MlflowModelRegistry
 
     def items(self) -> list[Item]:
-        pinned = {
-            self.registry.alias_version(CHAMPION): CHAMPION,
-            self.registry.alias_version(PREVIOUS): PREVIOUS,
-        }
+        pinned = {self.registry.alias_version(CHAMPION), self.registry.alias_version(PREVIOUS)}
         items = []
         for version in self._versions():
             location = self._artifact_location(version)
@@ -77,7 +74,6 @@ class ModelVersions:
                     _from_millis(version.creation_timestamp),
                     size_bytes=_local_size(location),
                     pinned=str(version.version) in pinned,
-                    why_pinned=pinned.get(str(version.version), ""),
                     needs=(version.run_id,),
                 )
             )
@@ -199,7 +195,6 @@ class DagsterRuns:
                 _aware(record.create_timestamp),
                 group=record.dagster_run.job_name,
                 pinned=record.dagster_run.run_id in holding,
-                why_pinned="latest materialization",
             )
             for record in self.instance.get_run_records(RunsFilter(statuses=FINISHED_RUN))
         ]
@@ -275,7 +270,6 @@ def _from_millis(millis: int | None) -> datetime:
     return datetime.fromtimestamp((millis or 0) / 1000, UTC)
 
 
-def _aware(moment: datetime | float) -> datetime:
-    if isinstance(moment, int | float):
-        return datetime.fromtimestamp(moment, UTC)
+def _aware(moment: datetime) -> datetime:
+    """Dagster and optuna give naive UTC datetimes."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
