@@ -3,11 +3,19 @@ projects, per asset wall seconds and peak memory, beside a plain Python script d
 
     uv run python bench/scale.py --factors 1 10 100        # CI-sized
     uv run python bench/scale.py --factors 1 10 100 1000   # the committed results
+    uv run python bench/scale.py --incremental --factors 10 100 1000
 
 Each factor gets a generated source (new ids, dates spread over the real range, text drawn from
 the real vocabulary of each tag, unique (title, description) pairs, the real tag mix). Each run
 is a process of its own, so its peak RSS (the process and its children, sampled every 0.1 s) is
 its own. Writes bench/results/scale.json, scale.md and scale.png.
+
+`--incremental`: the rows spread over 36 months; a champion (a small word model, trained on a
+sample, outside the measure) is promoted with its cutoff at the end of month 35; then, each in
+a process of its own and both measured: the whole history (months 1-35: ingestion,
+labeled_projects, drift_report, champion_performance, one run over the range), and one new
+month (month 36 added to the source, the same assets for that month alone). Training is
+excluded. Writes bench/results/scale_incremental.{json,md}.
 """
 
 from __future__ import annotations
@@ -35,6 +43,21 @@ GOALS = {
     "ratio_at_1x": 1.3,
     "ratio_at_100x": 1.1,
 }
+INCREMENTAL_GOALS = {
+    # one month's wall time at 1000x history over at 10x: it must not grow with history
+    "month_seconds_1000x_over_10x": 1.5,
+    # one month's wall time over the whole history's, at 1000x
+    "month_share_of_full_at_1000x": 0.10,
+}
+INCREMENTAL_MONTHS = 36
+INCREMENTAL_START = "2020-02-01"
+INCREMENTAL_ASSETS = [
+    "projects",
+    "tags",
+    "labeled_projects",
+    "drift_report",
+    "champion_performance",
+]
 SAMPLE_SECONDS = 0.1
 # A run past this much memory is stopped (and recorded as such) before it starves the machine.
 MEMORY_LIMIT_BYTES = 16 * 2**30
@@ -43,9 +66,12 @@ MEMORY_LIMIT_BYTES = 16 * 2**30
 # --- sources -------------------------------------------------------------------------------------
 
 
-def scaled_source(factor: int, directory: Path, seed: int = 0) -> tuple[int, int]:
+def scaled_source(
+    factor: int, directory: Path, seed: int = 0, months: int | None = None
+) -> tuple[int, int]:
     """`factor` times the real projects, written as projects.csv and tags.csv in `directory`;
-    how many projects and tags it wrote."""
+    how many projects and tags it wrote. Dates spread over the real range, or over `months`
+    months from INCREMENTAL_START."""
     rng = np.random.default_rng(seed)
     projects = pd.read_csv(REAL_DATA / "projects.csv")
     tags = pd.read_csv(REAL_DATA / "tags.csv")
@@ -63,7 +89,11 @@ def scaled_source(factor: int, directory: Path, seed: int = 0) -> tuple[int, int
         frame.loc[duplicated, "description"] = redraw
         duplicated = frame.duplicated(["title", "description"])
     created = pd.to_datetime(real["created_on"])
-    spread = np.sort(rng.integers(created.min().value, created.max().value, rows))
+    first, last = created.min(), created.max()
+    if months:
+        first = pd.Timestamp(INCREMENTAL_START)
+        last = first + pd.DateOffset(months=months)
+    spread = np.sort(rng.integers(first.value, last.value, rows))
     out = pd.DataFrame(
         {
             "id": np.arange(1, rows + 1),
@@ -137,9 +167,10 @@ class RssSampler:
 def run_platform(source: Path, home: Path) -> dict:
     """The whole graph (ingestion -> champion -> drift report) in process: seconds and peak RSS
     per step, from the run's own events."""
-    from dagster import AssetSelection, DagsterEventType, DagsterInstance, materialize
+    from dagster import AssetSelection, DagsterInstance, materialize
 
     from mlplatform.definitions import build_definitions
+    from mlplatform.lib.partitions import range_run_tags
     from mlplatform.settings import Settings
 
     settings = Settings.from_env(
@@ -159,8 +190,21 @@ def run_platform(source: Path, home: Path) -> dict:
             selection=AssetSelection.all(),
             instance=instance,
             raise_on_error=False,
+            tags=range_run_tags(*all_months(defs)),
         )
         seconds = time.time() - started
+    return {**run_record(instance, result, sampler), "seconds": seconds}
+
+
+def all_months(defs) -> tuple[str, str]:
+    partitions = defs.resolve_job_def("ingestion").partitions_def
+    return partitions.get_first_partition_key(), partitions.get_last_partition_key()
+
+
+def run_record(instance, result, sampler: RssSampler) -> dict:
+    """Success, peak RSS and seconds and peak RSS per step, from the run's own events."""
+    from dagster import DagsterEventType
+
     steps: dict[str, dict] = {}
     for record in instance.all_logs(result.run_id):
         event = record.dagster_event
@@ -173,7 +217,6 @@ def run_platform(source: Path, home: Path) -> dict:
             steps[event.step_key]["success"] = event.event_type == DagsterEventType.STEP_SUCCESS
     return {
         "success": result.success,
-        "seconds": seconds,
         "peak_rss_bytes": sampler.peak(),
         "steps": {
             key: {
@@ -185,6 +228,91 @@ def run_platform(source: Path, home: Path) -> dict:
             if "end" in step
         },
     }
+
+
+def incremental_settings(source: Path, home: Path):
+    from mlplatform.settings import Settings
+
+    return Settings.from_env({"MLPLATFORM_HOME": str(home), "MLPLATFORM_SOURCE": str(source)})
+
+
+def month_key_of(index: int) -> str:
+    """The partition key of month `index` (1-based) of the incremental source."""
+    return (pd.Timestamp(INCREMENTAL_START) + pd.DateOffset(months=index - 1)).strftime("%Y-%m-%d")
+
+
+def promote_small_champion(settings, projects: pd.DataFrame, tags: pd.DataFrame) -> str:
+    """A word model fitted on 2,000 labeled rows, registered with its cutoff at the end of the
+    history and promoted: monitoring has a champion to measure with (training is not measured)."""
+    from mlplatform.core.training import Tagger
+    from mlplatform.core.tuning import fit_tagger
+    from mlplatform.resources import build_model_registry
+    from mlplatform.resources.model_registry import TaggerModel
+
+    labeled = projects.merge(tags, on="id")
+    labeled = labeled.sample(min(2000, len(labeled)), random_state=0)
+    texts = labeled["title"] + " " + labeled["description"]
+    params = {"features": "word", "classifier": "logistic_regression", "C": 10.0}
+    tagger = Tagger(fit_tagger(texts, labeled["tag"], params, seed=0), threshold=0.3)
+    cutoff = pd.to_datetime(projects["created_on"]).max().isoformat()
+    registry = build_model_registry(settings)
+    with registry.tracking.training_run("bench-champion", {}) as run_id:
+        model = registry.register(TaggerModel(tagger, run_id, {"training_cutoff": cutoff}))
+    registry.promote(model.version, None)
+    return model.version
+
+
+def run_incremental(settings, months: tuple[str, str], instance=None) -> dict:
+    """INCREMENTAL_ASSETS (and their checks) over `months`, in one run: wall seconds, peak RSS."""
+    from dagster import DagsterInstance, materialize
+
+    from mlplatform.definitions import build_definitions
+    from mlplatform.lib.partitions import range_run_tags
+
+    defs = build_definitions(settings)
+    instance = instance or DagsterInstance.ephemeral()
+    with RssSampler() as sampler:
+        started = time.time()
+        result = materialize(
+            [*defs.assets, *(defs.asset_checks or [])],
+            resources=defs.resources,
+            selection=INCREMENTAL_ASSETS,
+            instance=instance,
+            raise_on_error=False,
+            tags=range_run_tags(*months),
+        )
+        seconds = time.time() - started
+    return {**run_record(instance, result, sampler), "seconds": seconds, "months": list(months)}
+
+
+def run_history(work: Path) -> dict:
+    """The champion set up, then months 1-35 measured."""
+    settings = incremental_settings(work / "history-source", work / "incremental-home")
+    source = work / "history-source"
+    promote_small_champion(
+        settings, pd.read_csv(source / "projects.csv"), pd.read_csv(source / "tags.csv")
+    )
+    return run_incremental(settings, (month_key_of(1), month_key_of(INCREMENTAL_MONTHS - 1)))
+
+
+def run_new_month(work: Path) -> dict:
+    """Month 36 arrives: the same assets for that month alone, on the history's warehouse."""
+    settings = incremental_settings(work / "source", work / "incremental-home")
+    month = month_key_of(INCREMENTAL_MONTHS)
+    return run_incremental(settings, (month, month))
+
+
+def incremental_sources(factor: int, work: Path) -> tuple[int, int]:
+    """The 36-month source in work/source, and its first 35 months in work/history-source."""
+    projects, _ = scaled_source(factor, work / "source", months=INCREMENTAL_MONTHS)
+    last = pd.Timestamp(month_key_of(INCREMENTAL_MONTHS))
+    full = pd.read_csv(work / "source" / "projects.csv")
+    tags = pd.read_csv(work / "source" / "tags.csv")
+    history = full[pd.to_datetime(full["created_on"]) < last]
+    (work / "history-source").mkdir(parents=True, exist_ok=True)
+    history.to_csv(work / "history-source" / "projects.csv", index=False)
+    tags[tags["id"].isin(history["id"])].to_csv(work / "history-source" / "tags.csv", index=False)
+    return projects, len(full) - len(history)
 
 
 def run_plain(source: Path, home: Path) -> dict:
@@ -270,21 +398,33 @@ def measure(kind: str, work: Path, timeout: float) -> dict:
     return result
 
 
+INCREMENTAL_RUNS = {"history": run_history, "month": run_new_month}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--work", type=Path, default=Path("/tmp/mlplatform-scale"))
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run")
     parser.add_argument("--one", nargs=2, metavar=("KIND", "WORK"), help=argparse.SUPPRESS)
+    parser.add_argument("--incremental", action="store_true", help="one month vs the history")
     args = parser.parse_args()
     if args.one:
         kind, work = args.one[0], Path(args.one[1])
+        if kind in INCREMENTAL_RUNS:
+            if kind == "history":
+                shutil.rmtree(work / "incremental-home", ignore_errors=True)
+            print(json.dumps(INCREMENTAL_RUNS[kind](work)))
+            return
         run = run_platform if kind == "platform" else run_plain
         home = work / f"{kind}-home"
         # A home left by an earlier run would resume its optuna study (same data, same name) and
         # skip the tuning being measured.
         shutil.rmtree(home, ignore_errors=True)
         print(json.dumps(run(work / "source", home)))
+        return
+    if args.incremental:
+        incremental(args.factors, args.work, args.timeout)
         return
 
     results = {}
@@ -298,6 +438,7 @@ def main() -> None:
         platform = measure("platform", work, args.timeout)
         plain = measure("plain", work, args.timeout)
         results[str(factor)] = {
+            "commit": commit(),
             "projects": projects,
             "labeled_rows": rows,
             "platform": platform,
@@ -314,12 +455,100 @@ def main() -> None:
     write_results(results)
 
 
+def incremental(factors: list[int], root: Path, timeout: float) -> None:
+    results = {}
+    for factor in factors:
+        work = root / f"incremental-{factor}x"
+        projects, month_rows = incremental_sources(factor, work)
+        history = measure("history", work, timeout)
+        month = measure("month", work, timeout)
+        results[str(factor)] = {
+            "commit": commit(),
+            "projects": projects,
+            "new_month_rows": month_rows,
+            "history": history,
+            "month": month,
+        }
+        print(
+            f"{factor}x: history {history['process_seconds']:.0f} s "
+            f"({history['peak_rss_bytes'] / 2**30:.2f} GiB), one month "
+            f"{month['process_seconds']:.0f} s ({month['peak_rss_bytes'] / 2**30:.2f} GiB)",
+            flush=True,
+        )
+    write_incremental_results(results)
+
+
+def write_incremental_results(results: dict) -> None:
+    path = RESULTS / "scale_incremental.json"
+    previous = json.loads(path.read_text())["factors"] if path.exists() else {}
+    merged = {**previous, **results}
+    payload = {
+        "commit": commit(),  # of this run; each factor records the commit it measured
+        "what": "one new month (ingestion -> labeled_projects -> drift_report, "
+        "champion_performance) vs the whole history of 35 months, training excluded",
+        "goals": INCREMENTAL_GOALS,
+        "factors": merged,
+        "verdicts": incremental_verdicts(merged),
+    }
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    lines = [
+        "| history | projects | new month rows | history s | history GiB | month s | month GiB "
+        "| month / history |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for factor, f in sorted(merged.items(), key=lambda item: int(item[0])):
+        history, month = f["history"], f["month"]
+        lines.append(
+            f"| {factor}x | {f['projects']:,} | {f['new_month_rows']:,} | "
+            f"{history['process_seconds']:.0f} | {history['peak_rss_bytes'] / 2**30:.2f} | "
+            f"{month['process_seconds']:.0f} | {month['peak_rss_bytes'] / 2**30:.2f} | "
+            f"{month['process_seconds'] / history['process_seconds']:.1%} |"
+        )
+    (RESULTS / "scale_incremental.md").write_text("\n".join(lines) + "\n")
+
+
+def incremental_verdicts(factors: dict) -> dict:
+    out = {}
+    if "10" in factors and "1000" in factors:
+        growth = (
+            factors["1000"]["month"]["process_seconds"] / factors["10"]["month"]["process_seconds"]
+        )
+        out["month_seconds_1000x_over_10x"] = _verdict(
+            growth, INCREMENTAL_GOALS["month_seconds_1000x_over_10x"]
+        )
+    if "1000" in factors:
+        top = factors["1000"]
+        share = top["month"]["process_seconds"] / top["history"]["process_seconds"]
+        out["month_share_of_full_at_1000x"] = _verdict(
+            share, INCREMENTAL_GOALS["month_share_of_full_at_1000x"]
+        )
+    return out
+
+
+def _verdict(value: float, goal: float) -> dict:
+    verdict = {"value": round(value, 3), "goal": goal, "met": value <= goal}
+    if value > goal:
+        verdict["missed_by"] = f"{value / goal - 1:.0%}"
+    return verdict
+
+
+def commit() -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+
+
 def write_results(results: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "scale.json"
     previous = json.loads(path.read_text())["factors"] if path.exists() else {}
     merged = {**previous, **results}  # a CI-sized run keeps the committed 1000x figures
-    payload = {"goals": GOALS, "factors": merged, "verdicts": verdicts(merged)}
+    payload = {
+        "commit": commit(),  # of this run; each factor records the commit it measured
+        "goals": GOALS,
+        "factors": merged,
+        "verdicts": verdicts(merged),
+    }
     path.write_text(json.dumps(payload, indent=2) + "\n")
     (RESULTS / "scale.md").write_text(markdown_table(merged))
     plot(merged, RESULTS / "scale.png")
@@ -330,9 +559,7 @@ def verdicts(factors: dict) -> dict:
     out = {}
 
     def judge(name: str, value: float, goal: float) -> None:
-        out[name] = {"value": round(value, 3), "goal": goal, "met": value <= goal}
-        if value > goal:
-            out[name]["missed_by"] = f"{value / goal - 1:.0%}"
+        out[name] = _verdict(value, goal)
 
     if "1000" in factors:
         top = factors["1000"]["platform"]

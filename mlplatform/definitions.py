@@ -2,19 +2,21 @@
 
 `build_definitions(settings)` merges the environment-free `defs/` folder with what `settings`
 choose: the ingestion backend (its definitions and resources), the resources of every other
-seam and the executor. `dagster`, `dg` and the tests all load `defs` from here. Nothing heavy runs
-at import: no dbt parse, no network, no database connection.
+seam, the executor and the first monthly partition. `dagster`, `dg` and the tests all load
+`defs` from here. Nothing heavy runs at import: no dbt parse, no network, no database
+connection.
 """
 
 import warnings
 from typing import Any
 
-from dagster import AssetSelection, ComponentTree, Definitions, PreviewWarning
+from dagster import AssetSelection, BetaWarning, ComponentTree, Definitions, PreviewWarning
 
 from mlplatform import defs as defs_folder
 from mlplatform.ingestion import INGESTIONS
 from mlplatform.lib.dbt_project import require_manifest
 from mlplatform.lib.execution import EXECUTORS, recording_host
+from mlplatform.lib.partitions import starting_at
 from mlplatform.resources import build_resources
 from mlplatform.resources.warehouse import WAREHOUSE_TABLE_TAG
 from mlplatform.settings import PROJECT_ROOT, Settings
@@ -35,10 +37,11 @@ def build_definitions(settings: Settings, **resource_overrides: Any) -> Definiti
     merged = Definitions.merge(load_defs_folder(), ingestion.definitions(settings), environment)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PreviewWarning)  # map_resolved_asset_specs
-        return merged.map_resolved_asset_specs(
+        described = merged.map_resolved_asset_specs(
             func=resources["warehouse"].describe,
             selection=AssetSelection.tag(WAREHOUSE_TABLE_TAG, ""),
         )
+        return described.map_resolved_asset_specs(func=starting_at(settings.partitions_start))
 
 
 def load_defs_folder() -> Definitions:
@@ -53,6 +56,7 @@ def load_defs_folder() -> Definitions:
     tree = ComponentTree.from_module(defs_module=defs_folder, project_root=PROJECT_ROOT)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PreviewWarning)  # load_definitions_from_modules
+        warnings.simplefilter("ignore", BetaWarning)  # backfill_policy on unpartitioned assets
         return tree.build_defs(tree.defs_module_path)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from dagster import EnvVar
 
+from mlplatform.core.partitions import DEFAULT_FIRST_MONTH, parse_first_month
 from mlplatform.core.retention import RetentionConfig
 from mlplatform.core.sources import DEFAULT_SOURCE, SOURCE_ALIASES, is_http, without_credentials
 from mlplatform.core.tuning_config import TuningConfig
@@ -32,6 +33,8 @@ SLACK_WEBHOOK_VAR = "MLPLATFORM_SLACK_WEBHOOK_URL"
 SOURCE_VAR = "MLPLATFORM_SOURCE"
 TRACKING_URI_VAR = "MLFLOW_TRACKING_URI"
 FLAG_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+# The first monthly partition: rows created before it belong to no partition.
+PARTITIONS_START_VAR = "MLPLATFORM_PARTITIONS_START"
 OPTUNA_STORAGE_VAR = "MLPLATFORM_OPTUNA_STORAGE"
 CELERY_BROKER_VAR = "MLPLATFORM_CELERY_BROKER"
 CELERY_BACKEND_VAR = "MLPLATFORM_CELERY_BACKEND"
@@ -77,6 +80,7 @@ class Settings:
     home: Path
     source: Secret
     source_as_of: str | None
+    partitions_start: str
     accept_shrink: bool
     ingestion: str
     warehouse: str
@@ -119,6 +123,9 @@ class Settings:
             home=home,
             source=_source(environ, secrets),
             source_as_of=environ.get("MLPLATFORM_SOURCE_AS_OF") or None,
+            partitions_start=parse_first_month(
+                environ.get(PARTITIONS_START_VAR) or DEFAULT_FIRST_MONTH, PARTITIONS_START_VAR
+            ),
             accept_shrink=_flag(environ, "MLPLATFORM_ACCEPT_SHRINK"),
             ingestion=INGESTIONS.parse(environ),
             warehouse=WAREHOUSES.parse(environ),

@@ -232,12 +232,24 @@ def test_champion_performance_shows_intervals_rules_and_a_plot(page) -> None:
 
 def test_materialize_button_launches_a_run_that_succeeds(page, ui) -> None:
     page.goto("/assets/tags")
-    page.locator("button").filter(has_text=re.compile(r"^Materialize$")).click()
+    # "Materialize…": a partitioned asset asks which months (enabled once they have loaded).
+    button = page.locator("button").filter(has_text=re.compile(r"^Materialize…$"))
+    expect(button).to_be_enabled(timeout=120_000)
+    button.click()
     # One batch lands both raw tables: the UI says projects comes along and asks to confirm.
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("Additional assets will be materialized")
     expect(dialog.get_by_role("link", name="projects")).to_be_visible()
     dialog.get_by_role("button", name="Confirm").click()
+    # Then which months: one month is one run.
+    dialog = page.get_by_role("dialog").filter(has_text="Partition selection")
+    expect(dialog).to_be_visible()
+    # The dialog opens on the last 90 days; August 2020 is older.
+    dialog.get_by_role("button", name="Show all partitions").click()
+    months = dialog.get_by_role("textbox").first
+    months.fill("2020-08-01")
+    months.press("Enter")
+    dialog.get_by_role("button", name="Launch 1 run").click()
     toast = page.get_by_text(re.compile(r"^Launched run [0-9a-f]{8}$"))
     expect(toast).to_be_visible()
     short_id = toast.inner_text().split()[-1]

@@ -17,7 +17,9 @@ from mlplatform.resources import build_model_registry
 from mlplatform.resources.notifications import Notifier
 from mlplatform.resources.policies import RetrainingPolicy
 from mlplatform.resources.source import MadeWithMLSource
+from mlplatform.settings import Settings
 from mlplatform_tests.support.events import (
+    REPORTED_MONTH,
     report_check,
     report_materialized,
     tick_sensor,
@@ -52,30 +54,32 @@ def test_source_sensor_requests_ingestion_only_when_data_changes(tmp_path) -> No
     instance = DagsterInstance.ephemeral()
     projects, tags = make_projects_and_tags(rows=40)
     source_dir = write_source(tmp_path, projects, tags)
-    source = MadeWithMLSource(location=str(source_dir))
+    defs = build_definitions(Settings.from_env({"MLPLATFORM_HOME": str(tmp_path / "home")}))
 
-    first = tick_sensor(source_change_sensor, instance, None, source=source)
-    assert len(first.run_requests) == 1
-    assert first.run_requests[0].run_key == f"source-{first.cursor}"
-    unchanged = tick_sensor(source_change_sensor, instance, first.cursor, source=source)
+    def tick(source: MadeWithMLSource, cursor: str | None):
+        return tick_sensor(source_change_sensor, instance, cursor, defs, source=source)
+
+    source = MadeWithMLSource(location=str(source_dir))
+    first = tick(source, None)
+    assert len(first.run_requests) == 3  # February, March, April
+    unchanged = tick(source, first.cursor)
     assert not unchanged.run_requests and "unchanged" in unchanged.skip_message
 
     projects.loc[40] = [41, "2020-05-01 00:00:00", "New project", "Fresh description."]
     write_source(tmp_path, projects, tags)
     os.utime(tmp_path / "projects.csv", ns=(time.time_ns(), time.time_ns() + 10**9))
-    changed = tick_sensor(source_change_sensor, instance, first.cursor, source=source)
-    assert len(changed.run_requests) == 1 and changed.cursor != first.cursor
+    changed = tick(source, first.cursor)
+    assert [r.partition_key for r in changed.run_requests] == ["2020-05-01"]
 
     # Replaying arrival: a later as_of with no new rows is no change; one with rows is.
     early = MadeWithMLSource(location=str(source_dir), as_of="2020-02-10")
     same_rows = MadeWithMLSource(location=str(source_dir), as_of="2020-02-10 12:00")
     more_rows = MadeWithMLSource(location=str(source_dir), as_of="2020-02-20")
-    cursor = tick_sensor(source_change_sensor, instance, None, source=early).cursor
-    assert not tick_sensor(source_change_sensor, instance, cursor, source=same_rows).run_requests
-    assert tick_sensor(source_change_sensor, instance, cursor, source=more_rows).run_requests
+    cursor = tick(early, None).cursor
+    assert not tick(same_rows, cursor).run_requests
+    assert [r.partition_key for r in tick(more_rows, cursor).run_requests] == ["2020-02-01"]
 
-    missing = MadeWithMLSource(location=str(tmp_path / "nowhere"))
-    skipped = tick_sensor(source_change_sensor, instance, None, source=missing)
+    skipped = tick(MadeWithMLSource(location=str(tmp_path / "nowhere")), None)
     assert "not reachable" in skipped.skip_message
 
 
@@ -91,7 +95,7 @@ def test_automation_waits_for_parents_and_blocking_checks(settings_for, source_d
     assert result.get_num_requested(AssetKey("trained_model")) == 0  # drift decides retraining
 
     report_materialized(instance, defs, "labeled_projects", "champion_model")
-    report_check(instance, "labeled_projects", passed=False)
+    report_check(instance, "labeled_projects", passed=False, partition=REPORTED_MONTH)
     blocked = evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
     assert blocked.get_num_requested(drift) == 0
 

@@ -24,7 +24,11 @@ from dagster import (
     DagsterRunStatus,
     RunsFilter,
 )
-from dagster._core.storage.tags import AUTOMATION_CONDITION_TAG, SENSOR_NAME_TAG
+from dagster._core.storage.tags import (
+    AUTOMATION_CONDITION_TAG,
+    PARTITION_NAME_TAG,
+    SENSOR_NAME_TAG,
+)
 from dagster_postgres import PostgresRunStorage
 
 from mlplatform.core.text import project_text
@@ -36,6 +40,7 @@ from mlplatform.resources.model_registry import CHAMPION, PREVIOUS
 from mlplatform.settings import PROJECT_ROOT, Settings
 from mlplatform_tests.support.commands import BIN, materialize_command, spawn
 from mlplatform_tests.support.dataops import materialize_selection, read_warehouse_table
+from mlplatform_tests.support.events import REPORTED_MONTH
 from mlplatform_tests.support.fixtures import make_projects_and_tags, write_source
 from mlplatform_tests.support.mlops import (
     QUICK_TRAINING,
@@ -190,17 +195,34 @@ def test_code_server_daemon_and_webserver_run_the_platform(deployment, tmp_path)
         port = int(base_url.rpartition(":")[2])
         client = DagsterGraphQLClient("127.0.0.1", port_number=port)
         launched = [
-            client.submit_job_execution("refresh", "mlplatform", "__repository__", tags={"n": n})
+            client.submit_job_execution(
+                "refresh",
+                "mlplatform",
+                "__repository__",
+                tags={"n": n, PARTITION_NAME_TAG: REPORTED_MONTH},
+            )
             for n in "12"
         ]
         runs = [_wait_for_run(instance, {"n": n}) for n in "12"]
+        # The sensor asked for one run per month of the source; automation follows each month.
+        settings = Settings.from_env(deployment)
+        _wait_for(lambda: len(read_warehouse_table(settings, "labeled_projects")) == 160)
     assert sorted(run.dagster_run.run_id for run in runs) == sorted(launched)
     for run in runs:  # each went through the queue, and none met another's DuckDB lock
         enqueued = DagsterEventType.RUN_ENQUEUED
         assert instance.get_records_for_run(run.dagster_run.run_id, of_type=enqueued).records
-    settings = Settings.from_env(deployment)
-    assert len(read_warehouse_table(settings, "labeled_projects")) == 160
+    months = instance.get_runs(RunsFilter(tags={SENSOR_NAME_TAG: "source_change_sensor"}))
+    assert len(months) == 11  # February to December 2020
+    failed = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
+    assert not failed, [run.run_id for run in failed]
     instance.dispose()
+
+
+def _wait_for(condition, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(2)
 
 
 def _wait_for_run(instance: DagsterInstance, tags: dict[str, str], timeout: float = 600):

@@ -365,7 +365,10 @@ def test_a_full_disk_fails_the_run_naming_the_path_and_keeps_every_published_tab
         )
         assert materialize_dataops(settings).success
         published = {t: read_warehouse_table(settings, t) for t in PUBLISHED}
-        bigger = write_source(tmp_path / "second", *make_projects_and_tags(rows=6000, seed=2))
+        # Hourly: 6,000 projects within 2020, the months the partitions hold.
+        bigger = write_source(
+            tmp_path / "second", *make_projects_and_tags(rows=6000, seed=2, freq="1h")
+        )
         settings = dataclasses.replace(settings, source=str(bigger))
 
         filler = fill(home, leave_bytes=64 * 1024)

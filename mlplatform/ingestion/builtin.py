@@ -1,15 +1,21 @@
-"""The built-in loader: `projects` and `tags` read from CSV files, validated, then landed.
+"""The built-in loader: `projects` and `tags` read from CSV files, validated, then landed, a
+month at a time.
 
-Write-audit-publish, per batch: both files are read, each goes through its GX suite and the volume
-guard in memory, and both tables are written, in one transaction, only when every check passed.
-A bad batch never overwrites what the warehouse holds, and a failure or a kill while writing
-leaves both tables as they were: the two raw tables always come from the same batch.
-New data is noticed by `source_change_sensor`, which fingerprints the files.
+Write-audit-publish, per partition: the month's rows of both files (projects created in it and
+their tags) go through their GX suites and the volume guard (against the same month as stored),
+and both tables' rows of that month are replaced, in one transaction, only when every check
+passed. A bad month never overwrites what the warehouse holds (that month or any other), and a
+failure or a kill while writing leaves both tables as they were. A backfill of many months runs
+as one run (`ONE_RUN`) and audits and publishes them as one batch.
+New data is noticed by `source_change_sensor`, which fingerprints each month of the files and
+asks for the months that changed.
 """
 
+import json
 from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 
-import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
@@ -27,6 +33,7 @@ from dagster import (
     sensor,
 )
 
+from mlplatform.core.partitions import changed_months
 from mlplatform.core.sources import RAW_TABLES, SourceError, data_fingerprint, shown
 from mlplatform.core.validation import SuiteOutcome
 from mlplatform.core.volume import VolumeVerdict, check_volume
@@ -39,11 +46,20 @@ from mlplatform.lib.checks import (
 )
 from mlplatform.lib.metadata import frame_metadata
 from mlplatform.lib.ownership import DATA_OWNERS
+from mlplatform.lib.partitions import (
+    MONTHLY_PARTITIONS,
+    ONE_RUN,
+    every_month,
+    job_partition_keys,
+    run_window,
+)
 from mlplatform.lib.retries import SOURCE_RETRY_POLICY
 from mlplatform.resources.great_expectations import GreatExpectationsResource
 from mlplatform.resources.policies import IngestionPolicy
 from mlplatform.resources.source import MadeWithMLSource
 from mlplatform.resources.warehouse import WAREHOUSE_POOL, WAREHOUSE_TABLE_TAG, Warehouse
+
+T = TypeVar("T")
 
 
 def raw_table_spec(name: str) -> AssetSpec:
@@ -65,6 +81,8 @@ def raw_table_spec(name: str) -> AssetSpec:
     can_subset=False,  # one batch: both tables or neither
     retry_policy=SOURCE_RETRY_POLICY,
     pool=WAREHOUSE_POOL,
+    partitions_def=MONTHLY_PARTITIONS,
+    backfill_policy=ONE_RUN,
 )
 def raw_tables(
     context: AssetExecutionContext,
@@ -73,16 +91,26 @@ def raw_tables(
     warehouse: Warehouse,
     ingestion_policy: IngestionPolicy,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
-    """Read, audit and publish `projects` and `tags` together, in one transaction."""
-    frames = {
-        name: read_from_source(context, lambda name=name: source.read(name), source.uri(name))
-        for name in RAW_TABLES
-    }
+    """Read, audit and publish the month's (or the backfill's months') `projects` and `tags`
+    together, in one transaction."""
+    window = run_window(context)
+    context.log.info(f"Reading {', '.join(shown(source.uri(name)) for name in RAW_TABLES)}")
+    batch = read_from_source(context, lambda: source.read_batch(window, every_month(context)))
+    if batch.unplaced_rows:
+        context.log.warning(
+            f"{shown(source.uri('projects'))}: {batch.unplaced_rows} projects were created before "
+            "the first month (MLPLATFORM_PARTITIONS_START) or after the current one: no "
+            "partition holds them, they are not ingested."
+        )
+    frames = batch.frames
     audits = {
         name: (
             great_expectations.validate(frame, name),
             check_volume(
-                name, len(frame), warehouse.row_count(name), ingestion_policy.volume_config()
+                name,
+                len(frame),
+                warehouse.row_count(name, window),
+                ingestion_policy.volume_config(),
             ),
         )
         for name, frame in frames.items()
@@ -93,18 +121,21 @@ def raw_tables(
     rejected = rejection_reasons({shown(source.uri(name)): audit for name, audit in audits.items()})
     if rejected:
         context.log.error(
-            f"Batch rejected ({'; '.join(rejected)}): neither table is published, "
+            f"Batch {window} rejected ({'; '.join(rejected)}): neither table is published, "
             "the stored tables are unchanged."
         )
         return
     # Both tables or neither: a failure (or a kill) part-way leaves both as they were.
-    warehouse.publish_batch(frames)
+    warehouse.publish_batch(frames, window)
+    context.log.info(
+        f"Published {window}: " + ", ".join(f"{n} {len(f)} rows" for n, f in frames.items())
+    )
     for name, frame in frames.items():
-        # Identical rows keep their data version, so re-ingesting unchanged data marks nothing
-        # downstream stale.
+        # Identical rows keep their data version, so re-ingesting an unchanged month marks
+        # nothing downstream stale.
         yield MaterializeResult(
             asset_key=name,
-            metadata=frame_metadata(frame),
+            metadata={**frame_metadata(frame), "window": str(window)},
             data_version=DataVersion(data_fingerprint(frame)["sha256"]),
         )
 
@@ -120,11 +151,8 @@ def rejection_reasons(audits: dict[str, tuple[SuiteOutcome, VolumeVerdict]]) -> 
     return reasons
 
 
-def read_from_source(
-    context: AssetExecutionContext, read: Callable[[], pd.DataFrame], uri: str
-) -> pd.DataFrame:
-    """Read a table; transient errors are retried by the policy, the rest fail at once."""
-    context.log.info(f"Reading {shown(uri)}")
+def read_from_source(context: AssetExecutionContext, read: Callable[[], T]) -> T:
+    """Read from the source; transient errors are retried by the policy, the rest fail at once."""
     try:
         return read()
     except SourceError as error:
@@ -134,31 +162,69 @@ def read_from_source(
         raise Failure(description=str(error), allow_retries=False) from error
 
 
+@dataclass(frozen=True)
+class SourceCursor:
+    """What the sensor saw last: the files' cheap fingerprint and each month's content hash."""
+
+    files: str = ""
+    months: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "SourceCursor":
+        # A cursor from before partitions held the files' fingerprint alone.
+        if not text or not text.startswith("{"):
+            return cls()
+        return cls(**json.loads(text))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
 @sensor(
     job=ingestion_job,
     minimum_interval_seconds=300,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Every 5 minutes: launches ingestion_job when the source files change "
-    "(their fingerprint is the run key, so one change is ingested once).",
+    description="Every 5 minutes: when the source files change, launches ingestion_job for each "
+    "month whose rows changed (a content hash per month; the run key names the month and its "
+    "hash, so one change is ingested once).",
 )
 def source_change_sensor(
     context: SensorEvaluationContext, source: MadeWithMLSource
 ) -> SensorResult | SkipReason:
-    """Ingest when the source's fingerprint changes; the run key is the fingerprint."""
+    """Ingest the months whose rows changed since the last look."""
+    cursor = SourceCursor.from_json(context.cursor)
     try:
-        fingerprint = source.fingerprint()
+        files = source.fingerprint()
+        if files == cursor.files:
+            return SkipReason(f"source unchanged ({files[:12]})")
+        months = source.monthly_fingerprints()
     except SourceError as error:
-        return SkipReason(f"source not reachable, will look again: {error}")
-    if fingerprint == context.cursor:
-        return SkipReason(f"source unchanged ({fingerprint[:12]})")
-    return SensorResult(
-        run_requests=[
-            RunRequest(
-                run_key=f"source-{fingerprint}", tags={"mlplatform/source_fingerprint": fingerprint}
-            )
-        ],
-        cursor=fingerprint,
+        return SkipReason(f"source not reachable or not readable, will look again: {error}")
+    partitions = set(job_partition_keys(context, ingestion_job.name))
+    changed = changed_months(months, cursor.months)
+    if unplaced := [month for month in changed if month not in partitions]:
+        context.log.warning(
+            f"Rows created in {', '.join(unplaced)} belong to no partition (before "
+            "MLPLATFORM_PARTITIONS_START or in the future): they are not ingested."
+        )
+    requests = [
+        RunRequest(
+            run_key=f"source-{month}-{months.get(month, 'empty')[:16]}",
+            partition_key=month,
+            tags={"mlplatform/month_fingerprint": months.get(month, "empty")},
+        )
+        for month in changed
+        if month in partitions
+    ]
+    cursor = SourceCursor(files, months)
+    if not requests:
+        return SensorResult(
+            skip_reason="source files changed, no month's rows did", cursor=cursor.to_json()
+        )
+    context.log.info(
+        f"Months with new or changed rows: {', '.join(r.partition_key for r in requests)}"
     )
+    return SensorResult(run_requests=requests, cursor=cursor.to_json())
 
 
 def builtin_definitions() -> Definitions:

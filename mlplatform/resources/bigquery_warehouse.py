@@ -19,7 +19,8 @@ from dagster import ConfigurableIOManagerFactory
 from dagster_gcp import BigQueryResource
 from dagster_gcp_pandas import BigQueryPandasIOManager
 
-from mlplatform.resources.warehouse import TableProfile, Warehouse
+from mlplatform.core.partitions import PARTITION_COLUMN, CreationWindow
+from mlplatform.resources.warehouse import FOLLOW_PROJECTS, TableProfile, Warehouse
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
@@ -54,14 +55,27 @@ class BigQueryWarehouse(Warehouse):
     def read_staged(self, table: str) -> pd.DataFrame:
         return self._query(f"select * from {self._relation(table, staged=True)}")
 
-    def publish(self, table: str) -> None:
-        # One statement, so readers see the old table or the new one, never neither.
+    def publish(self, table: str, window: CreationWindow | None = None) -> None:
         published, staged = self._relation(table), self._relation(table, staged=True)
         with self._client() as client:
-            client.query(f"create or replace table {published} as select * from {staged}").result()
+            if window is None:
+                # One statement: readers see the old table or the new one, never neither.
+                client.query(
+                    f"create or replace table {published} as select * from {staged}"
+                ).result()
+            else:
+                # Time-partitioned by month, so a month's delete and reads touch that month.
+                client.query(
+                    f"create table if not exists {published} "
+                    f"partition by timestamp_trunc({PARTITION_COLUMN}, month) "
+                    f"as select * from {staged} where false"
+                ).result()
+                self._transaction(client, self.replacing(table, window, staged))
             client.delete_table(self._table_id(table, staged=True), not_found_ok=True)
 
-    def publish_batch(self, frames: Mapping[str, pd.DataFrame]) -> None:
+    def publish_batch(
+        self, frames: Mapping[str, pd.DataFrame], window: CreationWindow | None = None
+    ) -> None:
         """Each frame loaded into the staging dataset, then one multi-statement transaction
         replaces every table's rows (BigQuery's transactions take DML, not DDL): both or none.
         Column names upper-case, as `BigQueryPandasIOManager` writes them."""
@@ -83,20 +97,23 @@ class BigQueryWarehouse(Warehouse):
                 client.query(
                     f"create table if not exists {published} as select * from {batch} where false"
                 ).result()
-                statements += [
-                    f"delete from {published} where true",
-                    f"insert into {published} select * from {batch}",
-                ]
-            client.query(
-                "begin transaction; " + "; ".join(statements) + "; commit transaction;"
-            ).result()
+            # Tags first: which stored tags a month holds is read from the stored projects.
+            for table in sorted(frames, key=lambda name: name not in FOLLOW_PROJECTS):
+                statements += self.replacing(table, window, self._relation(table, staged=True))
+            self._transaction(client, statements)
             for table in frames:
                 client.delete_table(self._table_id(table, staged=True), not_found_ok=True)
+
+    @staticmethod
+    def _transaction(client: bigquery.Client, statements: list[str]) -> None:
+        client.query(
+            "begin transaction; " + "; ".join(statements) + "; commit transaction;"
+        ).result()
 
     def table_name(self, table: str) -> str:
         return self._table_id(table)
 
-    def row_count(self, table: str) -> int | None:
+    def row_count(self, table: str, window: CreationWindow | None = None) -> int | None:
         from google.api_core.exceptions import NotFound
 
         with self._client() as client:
@@ -104,7 +121,7 @@ class BigQueryWarehouse(Warehouse):
                 client.get_table(self._table_id(table))
             except NotFound:
                 return None
-        return self._count(table)
+        return self._count(table, window)
 
     def profile_table(self, table: str, preview_rows: int) -> TableProfile:
         with self._client() as client:
@@ -116,11 +133,18 @@ class BigQueryWarehouse(Warehouse):
             preview=self._query(f"select * from {self._relation(table)} limit {preview_rows}"),
         )
 
-    def read_table(self, table: str) -> pd.DataFrame:
-        return self._query(f"select * from {self._relation(table)}")
+    def read_table(self, table: str, window: CreationWindow | None = None) -> pd.DataFrame:
+        return self._query(
+            f"select * from {self._relation(table)} where {self.in_window(table, window)}"
+        )
 
-    def _count(self, table: str) -> int:
-        return int(self._query(f"select count(*) as n from {self._relation(table)}")["n"].iloc[0])
+    def _count(self, table: str, window: CreationWindow | None = None) -> int:
+        where = self.in_window(table, window)
+        return int(
+            self._query(f"select count(*) as n from {self._relation(table)} where {where}")[
+                "n"
+            ].iloc[0]
+        )
 
     def _table_id(self, table: str, staged: bool = False) -> str:
         return f"{self.project}.{self.staging_schema if staged else self.schema_name}.{table}"

@@ -26,7 +26,8 @@ from dagster import (
 from dagster_duckdb_pandas import DuckDBPandasIOManager
 from filelock import FileLock, Timeout
 
-from mlplatform.resources.warehouse import TableProfile, Warehouse
+from mlplatform.core.partitions import CreationWindow
+from mlplatform.resources.warehouse import FOLLOW_PROJECTS, TableProfile, Warehouse
 
 
 @contextmanager
@@ -122,18 +123,27 @@ class DuckDBWarehouse(Warehouse):
         with self._connect() as connection:
             return connection.execute(f"select * from {self._relation(table, staged=True)}").df()
 
-    def publish(self, table: str) -> None:
+    def publish(self, table: str, window: CreationWindow | None = None) -> None:
         import duckdb
 
         published, staged = self._relation(table), self._relation(table, staged=True)
         with self.exclusive(), duckdb.connect(self.database) as connection:
-            # DuckDB's DDL is transactional: readers see the old table or the new, never neither.
+            # DuckDB's DDL is transactional: readers see the old rows or the new, never neither.
             connection.execute("begin transaction")
-            connection.execute(f"create or replace table {published} as select * from {staged}")
+            if window is None:
+                connection.execute(f"create or replace table {published} as from {staged}")
+            else:
+                connection.execute(
+                    f"create table if not exists {published} as from {staged} limit 0"
+                )
+                for statement in self.replacing(table, window, staged):
+                    connection.execute(statement)
             connection.execute(f"drop table {staged}")
             connection.execute("commit")
 
-    def publish_batch(self, frames: Mapping[str, pd.DataFrame]) -> None:
+    def publish_batch(
+        self, frames: Mapping[str, pd.DataFrame], window: CreationWindow | None = None
+    ) -> None:
         import duckdb
 
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
@@ -143,16 +153,24 @@ class DuckDBWarehouse(Warehouse):
             # kill before the commit leaves each table as it was.
             connection.execute("begin transaction")
             for table, frame in frames.items():
-                connection.register("batch", frame)
-                relation = self._relation(table)
-                connection.execute(f"create or replace table {relation} as select * from batch")
-                connection.unregister("batch")
+                connection.register(f"batch_{table}", frame)
+                relation, batch = self._relation(table), f"batch_{table}"
+                if window is None:
+                    connection.execute(f"create or replace table {relation} as from {batch}")
+                else:
+                    connection.execute(
+                        f"create table if not exists {relation} as from {batch} limit 0"
+                    )
+            # Tags first: which stored tags a month holds is read from the stored projects.
+            for table in sorted(frames, key=lambda name: name not in FOLLOW_PROJECTS):
+                for statement in self.replacing(table, window, f"batch_{table}") if window else []:
+                    connection.execute(statement)
             connection.execute("commit")
 
     def table_name(self, table: str) -> str:
         return f"{Path(self.database).stem}.{self.schema_name}.{table}"
 
-    def row_count(self, table: str) -> int | None:
+    def row_count(self, table: str, window: CreationWindow | None = None) -> int | None:
         if not Path(self.database).exists():
             return None
         with self._connect() as connection:
@@ -163,7 +181,9 @@ class DuckDBWarehouse(Warehouse):
             ).fetchone()[0]
             if not exists:
                 return None
-            return connection.execute(f"select count(*) from {self._relation(table)}").fetchone()[0]
+            where = self.in_window(table, window)
+            count = f"select count(*) from {self._relation(table)} where {where}"
+            return connection.execute(count).fetchone()[0]
 
     def profile_table(self, table: str, preview_rows: int) -> TableProfile:
         with self._connect() as connection:
@@ -177,9 +197,11 @@ class DuckDBWarehouse(Warehouse):
             preview = connection.execute(f"select * from {relation} limit {preview_rows}").df()
         return TableProfile(int(row_count), tuple(map(tuple, columns)), preview)
 
-    def read_table(self, table: str) -> pd.DataFrame:
+    def read_table(self, table: str, window: CreationWindow | None = None) -> pd.DataFrame:
         with self._connect() as connection:
-            return connection.execute(f"select * from {self._relation(table)}").df()
+            return connection.execute(
+                f"from {self._relation(table)} where {self.in_window(table, window)}"
+            ).df()
 
     def _relation(self, table: str, staged: bool = False) -> str:
         return f'"{self.staging_schema if staged else self.schema_name}"."{table}"'

@@ -1,5 +1,6 @@
 """The MLflow model registry: versions of the tagger, the `champion`/`previous` aliases,
-promotion, rollback, and the drift reference saved with a champion."""
+promotion, rollback, and what monitoring computes once per version (its drift reference,
+its test predictions)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from mlplatform.core.training import Tagger
 
 CHAMPION, PREVIOUS = "champion", "previous"
-REFERENCE_DIR, REFERENCE_FILE = "reference", "reference.parquet"
+MONITORING_DIR = "monitoring"  # frames monitoring computes once per version
 # Explicit requirements, pinned to this process's versions on each registration: inferring them
 # costs seconds per logged model.
 MODEL_PIP_PACKAGES = (
@@ -151,27 +152,33 @@ class MlflowModelRegistry(ConfigurableResource):
             ) from error
         return local
 
-    def log_reference(self, version: str, profile: pd.DataFrame) -> None:
-        """Save the drift reference of a version in its run (monitoring builds it once)."""
+    def log_frame(self, version: str, name: str, frame: pd.DataFrame) -> None:
+        """Save a frame monitoring computed once for a version (its drift reference, its test
+        predictions) in the version's run, as `monitoring/<name>.parquet`."""
         client = self.tracking.client()
         run_id = client.get_model_version(self.registered_model_name, version).run_id
         with tempfile.TemporaryDirectory() as scratch:
-            path = Path(scratch) / REFERENCE_FILE
-            profile.to_parquet(path, index=False)
-            client.log_artifact(run_id, str(path), REFERENCE_DIR)
+            path = Path(scratch) / f"{name}.parquet"
+            frame.to_parquet(path, index=False)
+            client.log_artifact(run_id, str(path), MONITORING_DIR)
 
-    def load_reference(self, version: str) -> pd.DataFrame | None:
-        """The drift reference saved for `version`; None only when none was saved."""
+    def tag_version(self, version: str, key: str, value: str) -> None:
+        self._call(
+            lambda c: c.set_model_version_tag(self.registered_model_name, version, key, value)
+        )
+
+    def load_frame(self, version: str, name: str) -> pd.DataFrame | None:
+        """The frame saved as `name` for `version`; None only when none was saved."""
         client = self.tracking.client()
         run_id = self._call(
             lambda c: c.get_model_version(self.registered_model_name, version)
         ).run_id
-        saved = {a.path for a in self._call(lambda c: c.list_artifacts(run_id, REFERENCE_DIR))}
-        if f"{REFERENCE_DIR}/{REFERENCE_FILE}" not in saved:
+        saved = {a.path for a in self._call(lambda c: c.list_artifacts(run_id, MONITORING_DIR))}
+        artifact = f"{MONITORING_DIR}/{name}.parquet"
+        if artifact not in saved:
             return None
         with tempfile.TemporaryDirectory() as scratch:
-            path = client.download_artifacts(run_id, f"{REFERENCE_DIR}/{REFERENCE_FILE}", scratch)
-            return pd.read_parquet(path)
+            return pd.read_parquet(client.download_artifacts(run_id, artifact, scratch))
 
     def latest_version(self, tag: tuple[str, str] | None = None) -> str | None:
         """The newest registered version (optionally with a given tag)."""

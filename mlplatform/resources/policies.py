@@ -79,7 +79,9 @@ class PromotionPolicy(ConfigurableResource):
 class MonitoringPolicy(ConfigurableResource):
     """When new data counts as drift."""
 
-    window_days: float | None = 30.0  # compare the newest month of unseen rows
+    # The run's months are the window; within a backfill's range, only the newest N days if set
+    # (months of unseen rows would dilute a sudden shift in the latest one).
+    window_days: float | None = None
     min_rows: int = DriftConfig.min_rows
     label_p_value: float = DriftConfig.label_p_value
     length_p_value: float = DriftConfig.length_p_value

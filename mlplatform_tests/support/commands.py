@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from mlplatform.core.partitions import DEFAULT_FIRST_MONTH
+from mlplatform.lib.partitions import MONTHLY_PARTITIONS
 from mlplatform.settings import PROJECT_ROOT
 
 BIN = Path(sys.executable).parent
@@ -26,10 +28,15 @@ def local_dagster_home(directory: Path) -> Path:
     return directory
 
 
-def materialize_command(selection: str) -> list[str]:
-    """`dagster asset materialize` of `selection` in the code location."""
+# Every month up to the current one, as one run (the README's main command names the months of
+# the shipped data; the months after them hold no rows).
+ALL_MONTHS = f"{DEFAULT_FIRST_MONTH}...{MONTHLY_PARTITIONS.get_last_partition_key()}"
+
+
+def materialize_command(selection: str, months: str = ALL_MONTHS) -> list[str]:
+    """`dagster asset materialize` of `selection` in the code location, over `months`."""
     command = [str(BIN / "dagster"), "asset", "materialize", "-m", "mlplatform.definitions"]
-    return [*command, "--select", selection]
+    return [*command, "--select", selection, "--partition-range", months]
 
 
 def spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen:

@@ -14,6 +14,7 @@ from dagster import (
 )
 
 from mlplatform.definitions import build_definitions
+from mlplatform.lib.partitions import range_run_tags
 from mlplatform.resources import build_warehouse
 from mlplatform.settings import Settings
 
@@ -25,15 +26,38 @@ def materialize_selection(
     defs: Definitions,
     selection: Selection,
     instance: DagsterInstance | None = None,
+    months: tuple[str, str] | None = None,
 ) -> ExecuteInProcessResult:
-    """Materialize `selection` (and the checks of what it selects) of `defs`, in process."""
+    """Materialize `selection` (and the checks of what it selects) of `defs`, in process: the
+    partitioned assets for the months `months` spans (first, last), all of them by default, in
+    one run, as the README's main command does."""
     return materialize(
         [*defs.assets, *(defs.asset_checks or [])],
         resources=defs.resources,
         selection=selection,
         instance=instance,
         raise_on_error=False,
+        tags=month_range_tags(defs, selection, months),
     )
+
+
+def month_range_tags(
+    defs: Definitions, selection: Selection, months: tuple[str, str] | None = None
+) -> dict[str, str]:
+    """The run tags of a single-run backfill over `months` (every month when None), when the
+    selection holds a partitioned asset."""
+    graph = defs.resolve_asset_graph()
+    selected = AssetSelection.from_coercible(selection).resolve(graph)
+    partitioned = [
+        graph.get(key).partitions_def for key in selected if graph.get(key).partitions_def
+    ]
+    if not partitioned:
+        return {}
+    first, last = months or (
+        partitioned[0].get_first_partition_key(),
+        partitioned[0].get_last_partition_key(),
+    )
+    return range_run_tags(first, last)
 
 
 def materialize_dataops(

@@ -18,6 +18,8 @@ from dagster import (
     evaluate_automation_conditions,
 )
 
+from mlplatform.lib.partitions import range_run_tags
+
 
 @dataclass
 class TickOutcome:
@@ -55,7 +57,12 @@ class AutomationDriver:
                 **({"dagster/run_key": request.run_key} if request.run_key else {}),
             }
             outcome.runs.append(
-                job.execute_in_process(instance=self.instance, tags=tags, raise_on_error=False)
+                job.execute_in_process(
+                    instance=self.instance,
+                    tags=tags,
+                    partition_key=request.partition_key,
+                    raise_on_error=False,
+                )
             )
         return outcome
 
@@ -79,14 +86,25 @@ class AutomationDriver:
             requested = [key for key in keys if result.get_num_requested(key)]
             if not requested:
                 return materialized
-            job.execute_in_process(
-                instance=self.instance,
-                asset_selection=requested,
-                tags={"dagster/from_automation_condition": "true"},
-                raise_on_error=False,
-            )
+            # As the daemon launches them: the requested months of the partitioned assets in one
+            # run (their backfill policy is a single run), the unpartitioned assets in another.
+            months = {key: result.get_requested_partitions(key) - {None} for key in requested}
+            partitioned = [key for key in requested if months[key]]
+            if partitioned:
+                span = sorted(set().union(*(months[key] for key in partitioned)))
+                self._run(job, partitioned, range_run_tags(span[0], span[-1]))
+            if unpartitioned := [key for key in requested if not months[key]]:
+                self._run(job, unpartitioned, {})
             materialized.extend(requested)
         return materialized
+
+    def _run(self, job, keys: list[AssetKey], tags: dict[str, str]) -> None:
+        job.execute_in_process(
+            instance=self.instance,
+            asset_selection=keys,
+            tags={"dagster/from_automation_condition": "true", **tags},
+            raise_on_error=False,
+        )
 
 
 @dataclass

@@ -8,6 +8,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetKey,
     AssetMaterialization,
+    AssetRecordsFilter,
     DagsterInstance,
     Definitions,
     SensorDefinition,
@@ -17,26 +18,67 @@ from dagster import (
 from mlplatform.core.drift import DRIFT, NO_DRIFT
 from mlplatform.core.retraining import PerformanceEvent
 
+# The month runless events of partitioned assets stand for.
+REPORTED_MONTH = "2020-03-01"
+
 
 def report_materialized(instance: DagsterInstance, defs: Definitions, *keys: str) -> None:
-    """As a good run would: the materialization, then every check of the asset passing."""
-    check_keys = defs.resolve_asset_graph().asset_check_keys
+    """As a good run would: the materialization (of `REPORTED_MONTH` for a partitioned asset),
+    then every check of the asset passing."""
+    graph = defs.resolve_asset_graph()
     for key in keys:
-        instance.report_runless_asset_event(AssetMaterialization(key))
-        for check in check_keys:
+        month = REPORTED_MONTH if graph.get(AssetKey(key)).partitions_def else None
+        instance.report_runless_asset_event(AssetMaterialization(key, partition=month))
+        for check in graph.asset_check_keys:
             if check.asset_key == AssetKey(key):
-                report_check(instance, key, passed=True, name=check.name)
+                report_check(instance, key, passed=True, name=check.name, partition=month)
 
 
-def report_check(instance: DagsterInstance, key: str, passed: bool, name: str = "gx_suite") -> None:
-    instance.report_runless_asset_event(
-        AssetCheckEvaluation(
-            asset_key=AssetKey(key),
-            check_name=name,
-            passed=passed,
-            severity=AssetCheckSeverity.ERROR,
-        )
+def report_check(
+    instance: DagsterInstance,
+    key: str,
+    passed: bool,
+    name: str = "gx_suite",
+    partition: str | None = None,
+) -> None:
+    """A blocking check's evaluation of the latest materialization, as its own run would record
+    it (Dagster keys check executions by check, run and partition: two runless reports of one
+    partition would clash, and a partition's check counts only for the materialization it
+    targets)."""
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+        AssetCheckEvaluationTargetMaterializationData,
     )
+    from dagster._core.events import DagsterEvent, DagsterEventType
+    from dagster._core.instance.utils import RUNLESS_JOB_NAME
+    from dagster._core.utils import make_new_run_id
+
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(AssetKey(key), asset_partitions=[partition] if partition else None),
+        limit=1,
+    ).records
+    target = (
+        AssetCheckEvaluationTargetMaterializationData(
+            storage_id=records[0].storage_id,
+            run_id=records[0].run_id,
+            timestamp=records[0].timestamp,
+        )
+        if records
+        else None
+    )
+    evaluation = AssetCheckEvaluation(
+        asset_key=AssetKey(key),
+        check_name=name,
+        passed=passed,
+        severity=AssetCheckSeverity.ERROR,
+        partition=partition,
+        target_materialization_data=target,
+    )
+    event = DagsterEvent(
+        event_type_value=DagsterEventType.ASSET_CHECK_EVALUATION.value,
+        job_name=RUNLESS_JOB_NAME,
+        event_specific_data=evaluation,
+    )
+    instance.report_dagster_event(event, run_id=make_new_run_id())
 
 
 def report_drift(instance: DagsterInstance, drifted: bool, timestamp: float | None = None) -> None:
@@ -68,8 +110,15 @@ def report_at(
 
 
 def tick_sensor(
-    sensor: SensorDefinition, instance: DagsterInstance, cursor: str | None, **resources
+    sensor: SensorDefinition,
+    instance: DagsterInstance,
+    cursor: str | None,
+    definitions: Definitions | None = None,
+    **resources,
 ):
-    """One evaluation of `sensor` with `cursor` and `resources`, as the daemon would tick it."""
-    context = build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+    """One evaluation of `sensor` with `cursor` and `resources`, as the daemon would tick it
+    (a sensor asking for partitions needs the `definitions` that define them)."""
+    context = build_sensor_context(
+        instance=instance, cursor=cursor, definitions=definitions, resources=resources
+    )
     return sensor.evaluate_tick(context)

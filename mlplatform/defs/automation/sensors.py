@@ -6,11 +6,14 @@ from dagster import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunFailureSensorContext,
-    ScheduleDefinition,
+    RunRequest,
+    ScheduleEvaluationContext,
     run_failure_sensor,
+    schedule,
 )
 
 from mlplatform.defs.automation.jobs import refresh_job
+from mlplatform.lib.partitions import PARTITIONS_TIMEZONE, current_month
 from mlplatform.resources.notifications import Notifier
 
 
@@ -37,12 +40,20 @@ automation_sensor = AutomationConditionSensorDefinition(
     "evaluation and promotion after a new trained_model).",
 )
 
+
 # A deployment without event triggers still moves: ingest, transform, measure drift daily.
-daily_refresh_schedule = ScheduleDefinition(
+@schedule(
     name="daily_refresh",
     job=refresh_job,
     cron_schedule="0 6 * * *",
+    execution_timezone=PARTITIONS_TIMEZONE,
     default_status=DefaultScheduleStatus.STOPPED,
-    description="Daily at 06:00 (off by default): refresh_job ingests, transforms and measures "
-    "drift, for deployments where the sensors are turned off.",
+    description="Daily at 06:00 UTC (off by default): refresh_job ingests and transforms the "
+    "current month and measures drift, for deployments where the sensors are turned off.",
 )
+def daily_refresh_schedule(context: ScheduleEvaluationContext) -> RunRequest:
+    """The month the tick falls in: the month whose rows are still arriving."""
+    month = current_month(context.scheduled_execution_time)
+    return RunRequest(
+        run_key=f"refresh-{context.scheduled_execution_time:%Y-%m-%d}", partition_key=month
+    )

@@ -14,6 +14,7 @@ from mlplatform.core.gate import ModelEvaluation, decide
 from mlplatform.lib.automation import fresh_when_parents_update
 from mlplatform.lib.metadata import evaluation_metadata
 from mlplatform.lib.ownership import ML_OWNERS
+from mlplatform.lib.partitions import ONE_RUN
 from mlplatform.lib.retries import SERVICE_RETRY_POLICY
 from mlplatform.resources.model_registry import (
     CHAMPION,
@@ -33,6 +34,7 @@ DEPLOYMENT_ASSET_OPTIONS = dict(
     # New data alone does not re-run the gate or promotion: only a new trained_model does.
     automation_condition=fresh_when_parents_update(ignore=["labeled_projects"]),
     pool=WAREHOUSE_POOL,
+    backfill_policy=ONE_RUN,  # unpartitioned: in a range of months, it runs once
 )
 # Promotions one at a time (pools default to a limit of 1), so compare-and-set on the alias
 # never races another run's promotion.

@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from mlplatform.lib.metadata import rounded
 from mlplatform.lib.ownership import ML_OWNERS
+from mlplatform.lib.partitions import ONE_RUN
 from mlplatform.resources.mlflow_tracking import MlflowTracking
 from mlplatform.resources.model_io import DAGSTER_RUN_TAG
 from mlplatform.resources.model_registry import TaggerModel
@@ -18,6 +19,7 @@ from mlplatform.resources.warehouse import WAREHOUSE_POOL
     io_manager_key="model_io_manager",
     kinds={"scikitlearn", "optuna", "mlflow"},
     pool=WAREHOUSE_POOL,
+    backfill_policy=ONE_RUN,  # unpartitioned: in a range of months, it runs once
 )
 def trained_model(
     context: AssetExecutionContext,
