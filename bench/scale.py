@@ -15,7 +15,9 @@ sample, outside the measure) is promoted with its cutoff at the end of month 35;
 a process of its own and both measured: the whole history (months 1-35: ingestion,
 labeled_projects, drift_report, champion_performance, one run over the range), and one new
 month (month 36 added to the source, the same assets for that month alone). Training is
-excluded. Writes bench/results/scale_incremental.{json,md}.
+excluded. The goals compare the runs' own wall time (`seconds`: the Dagster run, from launch to
+end); `process_seconds` adds the interpreter, imports and, for the history, the champion's
+set-up. Writes bench/results/scale_incremental.{json,md}.
 """
 
 from __future__ import annotations
@@ -243,7 +245,8 @@ def month_key_of(index: int) -> str:
 
 def promote_small_champion(settings, projects: pd.DataFrame, tags: pd.DataFrame) -> str:
     """A word model fitted on 2,000 labeled rows, registered with its cutoff at the end of the
-    history and promoted: monitoring has a champion to measure with (training is not measured)."""
+    history and promoted: monitoring has a champion to measure with (training is not measured).
+    Without sentence embeddings, as the platform's own champion above `embedding_max_rows`."""
     from mlplatform.core.training import Tagger
     from mlplatform.core.tuning import fit_tagger
     from mlplatform.resources import build_model_registry
@@ -252,7 +255,12 @@ def promote_small_champion(settings, projects: pd.DataFrame, tags: pd.DataFrame)
     labeled = projects.merge(tags, on="id")
     labeled = labeled.sample(min(2000, len(labeled)), random_state=0)
     texts = labeled["title"] + " " + labeled["description"]
-    params = {"features": "word", "classifier": "logistic_regression", "C": 10.0}
+    params = {
+        "features": "word",
+        "classifier": "logistic_regression",
+        "C": 10.0,
+        "embeddings": False,
+    }
     tagger = Tagger(fit_tagger(texts, labeled["tag"], params, seed=0), threshold=0.3)
     cutoff = pd.to_datetime(projects["created_on"]).max().isoformat()
     registry = build_model_registry(settings)
@@ -470,9 +478,9 @@ def incremental(factors: list[int], root: Path, timeout: float) -> None:
             "month": month,
         }
         print(
-            f"{factor}x: history {history['process_seconds']:.0f} s "
-            f"({history['peak_rss_bytes'] / 2**30:.2f} GiB), one month "
-            f"{month['process_seconds']:.0f} s ({month['peak_rss_bytes'] / 2**30:.2f} GiB)",
+            f"{factor}x: history run {history.get('seconds', 0):.0f} s "
+            f"({history['peak_rss_bytes'] / 2**30:.2f} GiB), one month run "
+            f"{month.get('seconds', 0):.1f} s ({month['peak_rss_bytes'] / 2**30:.2f} GiB)",
             flush=True,
         )
     write_incremental_results(results)
@@ -492,17 +500,18 @@ def write_incremental_results(results: dict) -> None:
     }
     path.write_text(json.dumps(payload, indent=2) + "\n")
     lines = [
-        "| history | projects | new month rows | history s | history GiB | month s | month GiB "
-        "| month / history |",
-        "|---|---|---|---|---|---|---|---|",
+        "| history | projects | new month rows | history run s | history GiB | month run s "
+        "| month process s | month GiB | month / history |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for factor, f in sorted(merged.items(), key=lambda item: int(item[0])):
         history, month = f["history"], f["month"]
         lines.append(
             f"| {factor}x | {f['projects']:,} | {f['new_month_rows']:,} | "
-            f"{history['process_seconds']:.0f} | {history['peak_rss_bytes'] / 2**30:.2f} | "
-            f"{month['process_seconds']:.0f} | {month['peak_rss_bytes'] / 2**30:.2f} | "
-            f"{month['process_seconds'] / history['process_seconds']:.1%} |"
+            f"{history['seconds']:.0f} | {history['peak_rss_bytes'] / 2**30:.2f} | "
+            f"{month['seconds']:.1f} | {month['process_seconds']:.0f} | "
+            f"{month['peak_rss_bytes'] / 2**30:.2f} | "
+            f"{month['seconds'] / history['seconds']:.1%} |"
         )
     (RESULTS / "scale_incremental.md").write_text("\n".join(lines) + "\n")
 
@@ -510,15 +519,13 @@ def write_incremental_results(results: dict) -> None:
 def incremental_verdicts(factors: dict) -> dict:
     out = {}
     if "10" in factors and "1000" in factors:
-        growth = (
-            factors["1000"]["month"]["process_seconds"] / factors["10"]["month"]["process_seconds"]
-        )
+        growth = factors["1000"]["month"]["seconds"] / factors["10"]["month"]["seconds"]
         out["month_seconds_1000x_over_10x"] = _verdict(
             growth, INCREMENTAL_GOALS["month_seconds_1000x_over_10x"]
         )
     if "1000" in factors:
         top = factors["1000"]
-        share = top["month"]["process_seconds"] / top["history"]["process_seconds"]
+        share = top["month"]["seconds"] / top["history"]["seconds"]
         out["month_share_of_full_at_1000x"] = _verdict(
             share, INCREMENTAL_GOALS["month_share_of_full_at_1000x"]
         )

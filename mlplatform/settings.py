@@ -68,6 +68,7 @@ class TuningSettings:
     workers: int
     seed: int
     storage: Secret
+    window_months: int | None
 
     def as_fields(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -159,6 +160,7 @@ class Settings:
                 seed=_number(environ, "MLPLATFORM_SEED", int, TuningConfig.seed),
                 storage=secrets.get(environ, OPTUNA_STORAGE_VAR)
                 or f"sqlite:///{home / 'optuna.db'}",
+                window_months=_number(environ, "MLPLATFORM_TRAINING_WINDOW_MONTHS", int, None),
             ),
             retention=_retention(environ),
             slack_webhook_url=secrets.get(environ, SLACK_WEBHOOK_VAR),

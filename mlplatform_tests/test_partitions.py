@@ -15,6 +15,7 @@ from mlplatform.core.partitions import (
     changed_months,
     month_key,
     monthly_fingerprints,
+    newest_months,
     outside_every_month,
     projects_in,
 )
@@ -302,3 +303,15 @@ def test_a_month_is_monitored_with_what_the_champion_saved_once(tmp_path, settin
         if "saved with the version" in (entry.user_message or "")
     ]
     assert len(logs) == 1  # built the first time v1 monitored a month, read after
+
+
+def test_a_rolling_training_window_keeps_the_newest_months(tmp_path) -> None:
+    projects, _ = make_projects_and_tags(rows=40)  # February to April
+    kept, first = newest_months(projects, 2)
+    assert first == MARCH
+    assert sorted(month_key(kept["created_on"]).unique()) == [MARCH, "2020-04-01"]
+    assert newest_months(projects, None) == (projects, None)  # off by default: every month
+    settings = Settings.from_env(
+        {"MLPLATFORM_HOME": str(tmp_path), "MLPLATFORM_TRAINING_WINDOW_MONTHS": "2"}
+    )
+    assert build_definitions(settings).resources["training_policy"].window_months == 2

@@ -20,6 +20,8 @@ PARTITION_COLUMN = "created_on"
 DEFAULT_FIRST_MONTH = "2020-02-01"
 MONTH_KEY_FORMAT = "%Y-%m-%d"
 EARLIEST = pd.Timestamp("1900-01-01")  # before any row: "from the beginning"
+# A model trained on a rolling window records its first month under this tag.
+TRAINING_WINDOW_START_TAG = "training_window_start"
 
 
 @dataclass(frozen=True)
@@ -134,3 +136,14 @@ def changed_months(fingerprints: Mapping[str, str], stored: Mapping[str, str]) -
     lost every row (their stored rows must be replaced too)."""
     keys = set(fingerprints) | set(stored)
     return sorted(key for key in keys if fingerprints.get(key) != stored.get(key))
+
+
+def newest_months(frame: pd.DataFrame, months: int | None) -> tuple[pd.DataFrame, str | None]:
+    """The rows created in the last `months` calendar months, up to the newest row's month
+    (every row when `months` is None), and the window's first month (None: no window)."""
+    if not months or frame.empty:
+        return frame, None
+    created = pd.to_datetime(frame[PARTITION_COLUMN], format="ISO8601")
+    first = created.max().to_period("M") - (months - 1)
+    start = first.start_time
+    return frame[created >= start].reset_index(drop=True), start.strftime(MONTH_KEY_FORMAT)

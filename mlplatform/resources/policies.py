@@ -53,6 +53,8 @@ class TrainingPolicy(ConfigurableResource):
     )
     min_tag_count: int = LabelConfig.min_count
     test_fraction: float = LabelConfig.test_fraction
+    # Train on the newest N months only (a rolling window); None: every month stored.
+    window_months: int | None = None
 
     def tuning_config(self, study_name: str) -> TuningConfig:
         return config_from(self, TuningConfig, study_name=study_name)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from mlplatform.core.partitions import EARLIEST, CreationWindow
+from mlplatform.core.partitions import EARLIEST, TRAINING_WINDOW_START_TAG, CreationWindow
 from mlplatform.lib.automation import fresh_when_parents_update
 from mlplatform.lib.metadata import (
     drift_tests_table,
@@ -162,6 +162,8 @@ def champion_baseline(
 
     cutoff = champion.tags.get("training_cutoff")
     window = CreationWindow.until(cutoff) if cutoff else None
+    if window and TRAINING_WINDOW_START_TAG in champion.tags:  # trained on a rolling window
+        window = CreationWindow.of(champion.tags[TRAINING_WINDOW_START_TAG], window.end)
     seen = rows_at_cutoff(
         warehouse.read_table(LABELED_PROJECTS, window), cutoff, training_policy.label_config()
     )

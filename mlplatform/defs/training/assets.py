@@ -3,6 +3,7 @@
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
+from mlplatform.core.partitions import TRAINING_WINDOW_START_TAG, newest_months
 from mlplatform.lib.metadata import rounded
 from mlplatform.lib.ownership import ML_OWNERS
 from mlplatform.lib.partitions import ONE_RUN
@@ -34,12 +35,18 @@ def trained_model(
     from mlplatform.core.tuning import SEARCH_SPACE_VERSION
     from mlplatform.lib.reporting import training_record
 
+    labeled_projects, window_start = newest_months(labeled_projects, training_policy.window_months)
+    if window_start:
+        context.log.info(
+            f"Training on the months from {window_start}: {len(labeled_projects)} rows"
+        )
     fingerprint = data_fingerprint(labeled_projects)
     cutoff = training_cutoff(labeled_projects)
     tags = {
         "data_rows": str(fingerprint["rows"]),
         "data_sha256": fingerprint["sha256"],
         **({"training_cutoff": cutoff} if cutoff else {}),
+        **({TRAINING_WINDOW_START_TAG: window_start} if window_start else {}),
         DAGSTER_RUN_TAG: context.run_id,
     }
     # One study per data version and seed: parallel workers on the same data share it.
