@@ -24,8 +24,10 @@ class DriftConfig:
     prediction_distance: float = 0.1  # Jensen-Shannon distance of the champion's predictions
     required_tests: tuple[str, ...] = ("text_content",)
     min_drifted_tests: int = 2
-    # The champion's reference: at most this many of its training rows, each tag keeping its share.
-    # The new rows, far fewer, bound the tests' power; above the real data's size.
+    # The champion's own rows monitoring keeps: at most this many of its training rows (the drift
+    # reference) and of its test rows (performance), each tag keeping its share. The new rows,
+    # far fewer, bound the tests' power; above the real data's size; and the cost of a month does
+    # not grow with the champion's history.
     reference_rows: int | None = 20_000
 
     @property

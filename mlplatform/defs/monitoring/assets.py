@@ -137,7 +137,7 @@ class ChampionBaseline:
     """What monitoring needs of the champion's own rows, computed once per version."""
 
     reference: pd.DataFrame  # a stratified sample of its training rows, with its predictions
-    test: pd.DataFrame  # its test rows (tag) with its predictions
+    test: pd.DataFrame  # a stratified sample of its test rows (tag), with its predictions
     trained_rows: int
 
 
@@ -167,13 +167,14 @@ def champion_baseline(
     seen = rows_at_cutoff(
         warehouse.read_table(LABELED_PROJECTS, window), cutoff, training_policy.label_config()
     )
-    sample = stratified_sample(
-        seen.trained, monitoring_policy.drift_config().reference_rows, training_policy.seed
-    )
-    predictions = champion.tagger.predict(project_text(seen.test))
+    kept = monitoring_policy.drift_config().reference_rows
+    sample = stratified_sample(seen.trained, kept, training_policy.seed)
+    test = stratified_sample(seen.test, kept, training_policy.seed)
     baseline = ChampionBaseline(
         reference=_drift_profile(champion, sample),
-        test=seen.test[["id", "created_on", "tag"]].assign(prediction=predictions),
+        test=test[["id", "created_on", "tag"]].assign(
+            prediction=champion.tagger.predict(project_text(test))
+        ),
         trained_rows=len(seen.trained),
     )
     model_registry.log_frame(version, DRIFT_REFERENCE, baseline.reference)
@@ -181,7 +182,7 @@ def champion_baseline(
     model_registry.tag_version(version, TRAINED_ROWS_TAG, str(baseline.trained_rows))
     context.log.info(
         f"champion v{version}: drift reference of {len(sample)} training rows and "
-        f"{len(seen.test)} test predictions saved with the version"
+        f"{len(test)} of its {len(seen.test)} test rows predicted, saved with the version"
     )
     return baseline
 
