@@ -4,6 +4,7 @@ import pandas as pd
 from dagster import AssetCheckResult, AssetKey, asset_check
 
 from mlplatform.lib.checks import GX_CHECK_NAME, gx_check_description, suite_check_result
+from mlplatform.lib.partitions import MONTHLY_PARTITIONS
 from mlplatform.resources.great_expectations import GreatExpectationsResource
 from mlplatform.resources.warehouse import WAREHOUSE_POOL
 
@@ -14,6 +15,8 @@ from mlplatform.resources.warehouse import WAREHOUSE_POOL
     blocking=True,
     pool=WAREHOUSE_POOL,
     description=gx_check_description("labeled_projects"),
+    # The run's months, not the whole table: a month's check costs the month.
+    partitions_def=MONTHLY_PARTITIONS,
 )
 def labeled_projects_gx_suite(
     labeled_projects: pd.DataFrame, great_expectations: GreatExpectationsResource
