@@ -49,9 +49,6 @@ class MadeWithMLSource(ConfigurableResource):
     def uri(self, table: str) -> str:
         return table_uri(self.location, RAW_TABLES[table])
 
-    def read(self, table: str) -> pd.DataFrame:
-        return {"projects": self.read_projects, "tags": self.read_tags}[table]()
-
     def read_projects(self) -> pd.DataFrame:
         return visible_as_of(read_table(self.location, PROJECTS), parse_as_of(self.as_of))
 

@@ -1,12 +1,11 @@
 """Great Expectations checks on assets that are built outside Python (dbt models)."""
 
-import pandas as pd
-from dagster import AssetCheckResult, AssetKey, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, asset_check
 
 from mlplatform.lib.checks import GX_CHECK_NAME, gx_check_description, suite_check_result
-from mlplatform.lib.partitions import MONTHLY_PARTITIONS
+from mlplatform.lib.partitions import run_window
 from mlplatform.resources.great_expectations import GreatExpectationsResource
-from mlplatform.resources.warehouse import WAREHOUSE_POOL
+from mlplatform.resources.warehouse import WAREHOUSE_POOL, Warehouse
 
 
 @asset_check(
@@ -15,10 +14,14 @@ from mlplatform.resources.warehouse import WAREHOUSE_POOL
     blocking=True,
     pool=WAREHOUSE_POOL,
     description=gx_check_description("labeled_projects"),
-    # The run's months, not the whole table: a month's check costs the month.
-    partitions_def=MONTHLY_PARTITIONS,
 )
 def labeled_projects_gx_suite(
-    labeled_projects: pd.DataFrame, great_expectations: GreatExpectationsResource
+    context: AssetCheckExecutionContext,
+    warehouse: Warehouse,
+    great_expectations: GreatExpectationsResource,
 ) -> AssetCheckResult:
-    return suite_check_result(great_expectations.validate(labeled_projects, "labeled_projects"))
+    """The published rows of the run's months (every row in a run without months)."""
+    window = run_window(context.op_execution_context)
+    context.log.info(f"Validating labeled_projects {window or 'every month'}")
+    rows = warehouse.read_table("labeled_projects", window)
+    return suite_check_result(great_expectations.validate(rows, "labeled_projects"))
