@@ -76,11 +76,9 @@ def parse_first_month(value: str, name: str) -> str:
     try:
         stamp = pd.Timestamp(value)
     except ValueError as error:
-        raise ValueError(
-            f"{name}={value!r}: expected the first day of a month, e.g. 2020-02-01"
-        ) from error
+        raise ValueError(f"{name}={value!r}: {FIRST_DAY_EXPECTED}") from error
     if stamp.day != 1 or stamp != stamp.normalize():
-        raise ValueError(f"{name}={value!r}: expected the first day of a month, e.g. 2020-02-01")
+        raise ValueError(f"{name}={value!r}: {FIRST_DAY_EXPECTED}")
     return stamp.strftime(MONTH_KEY_FORMAT)
 
 

@@ -24,7 +24,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from mlplatform.core.partitions import DEFAULT_FIRST_MONTH, CreationWindow
+from mlplatform.core.partitions import DEFAULT_FIRST_MONTH, MONTH_KEY_FORMAT, CreationWindow
 
 PARTITIONS_TIMEZONE = "UTC"
 # A range of months (a backfill, the README's main command) runs as one run: one read of the
@@ -82,7 +82,7 @@ def job_partition_keys(
 
 def current_month(moment: datetime) -> str:
     """The partition key of the month `moment` falls in (UTC)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-01")
+    return moment.astimezone(UTC).replace(day=1).strftime(MONTH_KEY_FORMAT)
 
 
 def range_run_tags(first: str, last: str) -> dict[str, str]:

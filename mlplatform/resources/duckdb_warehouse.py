@@ -161,10 +161,11 @@ class DuckDBWarehouse(Warehouse):
                     connection.execute(
                         f"create table if not exists {relation} as from {batch} limit 0"
                     )
-            # Tags first: which stored tags a month holds is read from the stored projects.
-            for table in sorted(frames, key=lambda name: name not in FOLLOW_PROJECTS):
-                for statement in self.replacing(table, window, f"batch_{table}") if window else []:
-                    connection.execute(statement)
+            if window is not None:
+                # Tags first: which stored tags a month holds is read from the stored projects.
+                for table in sorted(frames, key=lambda name: name not in FOLLOW_PROJECTS):
+                    for statement in self.replacing(table, window, f"batch_{table}"):
+                        connection.execute(statement)
             connection.execute("commit")
 
     def table_name(self, table: str) -> str:
