@@ -63,6 +63,8 @@ from mlplatform_tests.support.webserver import dagster_server, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
+RUNNING = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+
 
 @pytest.fixture
 def deployment(tmp_path: Path, monkeypatch) -> Iterator[dict[str, str]]:
@@ -184,8 +186,9 @@ def test_code_server_daemon_and_webserver_run_the_platform(deployment, tmp_path)
         stack.enter_context(background(code_server, env, tmp_path / "code.log", PROJECT_ROOT))
         webserver = [str(BIN / "dagster-webserver"), "-w", workspace]
         base_url = stack.enter_context(dagster_server(webserver, env, tmp_path / "web.log"))
-        daemon = [str(BIN / "dagster-daemon"), "run", "-w", workspace]
-        stack.enter_context(background(daemon, env, tmp_path / "daemon.log", PROJECT_ROOT))
+        daemon = stack.enter_context(ExitStack())
+        run_daemon = [str(BIN / "dagster-daemon"), "run", "-w", workspace]
+        daemon.enter_context(background(run_daemon, env, tmp_path / "daemon.log", PROJECT_ROOT))
 
         ingestion = _wait_for_run(instance, {SENSOR_NAME_TAG: "source_change_sensor"})
         automation = _wait_for_run(instance, {AUTOMATION_CONDITION_TAG: "true"})
@@ -207,6 +210,10 @@ def test_code_server_daemon_and_webserver_run_the_platform(deployment, tmp_path)
         # The sensor asked for one run per month of the source; automation follows each month.
         settings = Settings.from_env(deployment)
         _wait_for(lambda: len(read_warehouse_table(settings, "labeled_projects")) == 160)
+        # Nothing new starts; what has started (automation goes on to monitor the months) ends
+        # before the code server that runs it stops, which would fail it.
+        daemon.close()
+        _wait_for(lambda: not instance.get_runs(RunsFilter(statuses=RUNNING)))
     assert sorted(run.dagster_run.run_id for run in runs) == sorted(launched)
     for run in runs:  # each went through the queue, and none met another's DuckDB lock
         enqueued = DagsterEventType.RUN_ENQUEUED
@@ -214,8 +221,19 @@ def test_code_server_daemon_and_webserver_run_the_platform(deployment, tmp_path)
     months = instance.get_runs(RunsFilter(tags={SENSOR_NAME_TAG: "source_change_sensor"}))
     assert len(months) == 11  # February to December 2020
     failed = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.FAILURE]))
-    assert not failed, [run.run_id for run in failed]
+    assert not failed, {run.run_id: _failure_messages(instance, run.run_id) for run in failed}
     instance.dispose()
+
+
+def _failure_messages(instance: DagsterInstance, run_id: str) -> list[str]:
+    """What a failed run's event log says about why, for the assertion's message."""
+    failures = (DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE)
+    return [
+        f"{entry.step_key or 'run'}: {entry.dagster_event.message or ''} "
+        f"{getattr(entry.dagster_event.event_specific_data, 'error', '') or ''}"
+        for entry in instance.all_logs(run_id)
+        if entry.dagster_event and entry.dagster_event.event_type in failures
+    ]
 
 
 def _wait_for(condition, timeout: float = 600) -> None:
