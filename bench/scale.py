@@ -46,6 +46,8 @@ GOALS = {
     "peak_rss_gib_at_1000x": 8.0,
     "ratio_at_1x": 1.3,
     "ratio_at_100x": 1.1,
+    "ratio_at_1000x": 1.1,
+    "model_mb_at_1000x": 50.0,  # the registered model's file (issue #28)
 }
 INCREMENTAL_GOALS = {
     # one month's wall time at 1000x history over at 10x: it must not grow with history
@@ -205,7 +207,17 @@ def run_platform(source: Path, home: Path) -> dict:
             tags=range_run_tags(*all_months(defs)),
         )
         seconds = time.time() - started
-    return {**run_record(instance, result, sampler), "seconds": seconds}
+    return {
+        **run_record(instance, result, sampler),
+        "seconds": seconds,
+        "model_bytes": model_bytes(home),
+    }
+
+
+def model_bytes(home: Path) -> int | None:
+    """The size of the newest registered model's file under `home`."""
+    files = sorted(home.rglob("model.skops"), key=lambda path: path.stat().st_mtime)
+    return files[-1].stat().st_size if files else None
 
 
 def all_months(defs) -> tuple[str, str]:
@@ -607,15 +619,27 @@ def verdicts(factors: dict) -> dict:
         judge(
             "peak_rss_gib_at_1000x", top["peak_rss_bytes"] / 2**30, GOALS["peak_rss_gib_at_1000x"]
         )
-    for factor, goal in (("1", "ratio_at_1x"), ("100", "ratio_at_100x")):
+    for factor in ("1", "100", "1000"):
         if factor in factors:
-            judge(goal, factors[factor]["ratio"], GOALS[goal])
+            judge(f"ratio_at_{factor}x", factors[factor]["ratio"], GOALS[f"ratio_at_{factor}x"])
+    size = factors.get("1000", {}).get("platform", {}).get("model_bytes")
+    if size is not None:
+        judge("model_mb_at_1000x", size / 1e6, GOALS["model_mb_at_1000x"])
     return out
 
 
 def markdown_table(factors: dict) -> str:
     steps = sorted({key for f in factors.values() for key in f["platform"]["steps"]})
-    header = ["factor", "projects", "platform s", "plain s", "ratio", "peak RSS GiB", *steps]
+    header = [
+        "factor",
+        "projects",
+        "platform s",
+        "plain s",
+        "ratio",
+        "peak RSS GiB",
+        "model MB",
+        *steps,
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for factor, f in sorted(factors.items(), key=lambda item: int(item[0])):
         per_step = [
@@ -628,9 +652,16 @@ def markdown_table(factors: dict) -> str:
         lines.append(
             f"| {factor}x | {f['projects']:,} | {f['platform']['process_seconds']:.0f} | "
             f"{f['plain']['process_seconds']:.0f} | {f['ratio']:.2f} | "
-            f"{f['platform']['peak_rss_bytes'] / 2**30:.2f} | " + " | ".join(per_step) + " |"
+            f"{f['platform']['peak_rss_bytes'] / 2**30:.2f} | {_megabytes(f['platform'])} | "
+            + " | ".join(per_step)
+            + " |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _megabytes(platform: dict) -> str:
+    size = platform.get("model_bytes")
+    return "-" if size is None else f"{size / 1e6:.1f}"
 
 
 def plot(factors: dict, path: Path) -> None:

@@ -12,12 +12,17 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from dagster import AssetKey, AssetSelection
 from filelock import FileLock
 
+from mlplatform.core.embeddings import sentence_encoder
+from mlplatform.core.features import FEATURE_TABLE
+from mlplatform.core.text import project_text
 from mlplatform.definitions import build_definitions
+from mlplatform.resources import build_warehouse
 from mlplatform.settings import PROJECT_ROOT, Settings
 from mlplatform_tests.support.dataops import (
     check_evaluations,
@@ -52,6 +57,7 @@ ROWS = 120
 THROUGH_TRAINING = AssetSelection.groups("ingestion", "transformation") | AssetSelection.assets(
     "trained_model"
 )
+WITH_FEATURES = THROUGH_TRAINING | AssetSelection.assets(FEATURE_TABLE)
 
 
 def dbt_bigquery_executable() -> Path | str:
@@ -110,10 +116,23 @@ def test_dataops_and_training_run_on_bigquery(emulator: EmulatorEndpoint, tmp_pa
     source = write_source(tmp_path / "source", *make_projects_and_tags(ROWS))
     settings = bigquery_settings(tmp_path, source)
 
-    result = materialize_all(settings, THROUGH_TRAINING)
+    sentence_encoder.cache_clear()
+    result = materialize_all(settings, WITH_FEATURES)
 
     assert result.success
-    assert {"projects", "tags", "labeled_projects", "trained_model"} <= materialized_keys(result)
+    assert {"projects", "tags", "labeled_projects", FEATURE_TABLE, "trained_model"} <= (
+        materialized_keys(result)
+    )
+    # The features went through BigQuery and back: training encoded nothing more.
+    projects = read_warehouse_table(settings, "projects")
+    assert sentence_encoder().encoded_texts == project_text(projects).nunique()
+    warehouse = build_warehouse(settings)
+    texts = project_text(projects).tolist()
+    stored = warehouse.embedding_lookup()(texts)
+    assert sorted(stored) == sorted(texts)
+    np.testing.assert_allclose(stored[texts[0]], sentence_encoder().encode(texts[:1])[0])
+    cutoff = projects["created_on"].sort_values().iloc[2]
+    assert len(warehouse.read_features(texts, as_of=cutoff)) == 3
     checks = check_evaluations(result)
     assert checks and all(check.passed for check in checks.values()), checks
     assert {"labeled_projects:gx_suite", "labeled_projects:not_null_labeled_projects_tag"} <= set(

@@ -21,7 +21,7 @@ from mlplatform.core.training import (
     train_tagger,
     training_cutoff,
 )
-from mlplatform.core.tuning import tune
+from mlplatform.core.tuning import fit_tagger, tune
 from mlplatform.core.tuning_config import TuningConfig
 from mlplatform_tests.support.fixtures import make_projects_and_tags
 
@@ -184,3 +184,29 @@ def test_tuning_sample_keeps_each_tags_share_and_is_a_no_op_below_its_size() -> 
     pd.testing.assert_frame_equal(sample, stratified_sample(frame, 100, seed=0))  # reproducible
     assert stratified_sample(frame, 1000, seed=0) is frame
     assert stratified_sample(frame, None, seed=0) is frame
+
+
+def test_a_capped_vocabulary_keeps_the_most_frequent_ngrams_and_saves_compactly(
+    monkeypatch,
+) -> None:
+    import skops.io
+
+    import mlplatform.core.model as model
+
+    texts = [f"image pixels detection unique{i} words{i}" for i in range(60)]
+    texts += [f"text language transformer unique{i} tokens{i}" for i in range(60)]
+    labels = ["computer-vision"] * 60 + ["natural-language-processing"] * 60
+    params = {"embeddings": False, "classifier": "logistic_regression"}
+    whole = fit_tagger(texts, labels, params, seed=0)
+    monkeypatch.setattr(model, "VOCABULARY_CAP", 20)
+    capped = fit_tagger(texts, labels, params, seed=0)
+    vocabulary = capped.named_steps["features"].named_steps["tfidf"].vocabulary_
+    assert len(vocabulary) == 20
+    assert "image" in vocabulary and "unique7" not in vocabulary  # the frequent n-grams stay
+
+    expected = whole.predict_proba(texts)
+    mapping_bytes = len(skops.io.dumps(whole))
+    saved = skops.io.dumps(model.compact_vocabularies(whole))
+    assert len(saved) < mapping_bytes / 3
+    loaded = skops.io.loads(saved, trusted=skops.io.get_untrusted_types(data=saved))
+    np.testing.assert_array_equal(loaded.predict_proba(texts), expected)

@@ -74,6 +74,7 @@ def test_importing_definitions_has_no_side_effects() -> None:
                 "drift_report",
                 "labeled_projects",
                 "model_evaluation",
+                "project_features",
                 "projects",
                 "tags",
                 "trained_model",

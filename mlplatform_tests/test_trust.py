@@ -24,6 +24,7 @@ from mlplatform.core.sources import (
 )
 from mlplatform.core.training import score_tagger
 from mlplatform.defs.deployment.assets import champion_model, model_evaluation
+from mlplatform.resources.duckdb_warehouse import DuckDBWarehouse
 from mlplatform.resources.mlflow_tracking import MlflowTracking
 from mlplatform.resources.model_registry import (
     MlflowModelRegistry,
@@ -192,6 +193,11 @@ def test_an_unloadable_champion_stops_the_gate_with_the_fix(registry, labeled, t
             promotion_policy=PromotionPolicy(),
             notifier=Notifier(),
             reports=ReportStore(directory=str(tmp_path / "reports")),
+            warehouse=DuckDBWarehouse(
+                database=str(tmp_path / "warehouse.duckdb"),
+                schema_name="madewithml",
+                lock_timeout_seconds=5,
+            ),
         )
     assert registry.alias_version("champion") == champion
 

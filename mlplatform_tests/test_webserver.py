@@ -40,6 +40,7 @@ def test_webserver_serves_the_asset_graph(tmp_path: Path) -> None:
         "projects",
         "tags",
         "labeled_projects",
+        "project_features",
         "trained_model",
         "model_evaluation",
         "champion_model",

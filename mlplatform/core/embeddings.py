@@ -5,7 +5,9 @@ time). sentence-transformers would need torch, gigabytes of CUDA wheels from PyP
 transformer layers; this module runs the same forward pass (BERT encoder, mean pooling over the
 tokens, L2 norm); mlplatform_tests/test_embeddings.py holds it within 1e-5 of
 sentence-transformers' own output.
-Each text is encoded once per process: tuning scores many configurations on the same rows.
+Each text is encoded once per process: tuning scores many configurations on the same rows. Texts
+whose embedding is stored (the `project_features` table) are read, not encoded: a step installs
+the store's lookup with `stored_embeddings`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 BATCH_TOKENS = 8_192  # padded tokens per forward batch: bounds memory, keeps the GEMMs large
 CACHE_TEXTS = 250_000  # texts whose embedding a process keeps (1.5 KB each)
+
+# Texts → the stored embeddings of those it finds (the others are left out of the mapping).
+EmbeddingLookup = Callable[[list[str]], Mapping[str, np.ndarray]]
 
 
 def model_dir() -> Path:
@@ -72,19 +78,31 @@ class MiniLMEncoder:
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
+        self.lookup: EmbeddingLookup | None = None
+        self.encoded_texts = 0  # texts this encoder ran the network on
 
     def encode(self, texts: Iterable[str]) -> np.ndarray:
-        """One row per text, in order; texts seen before in this process are not re-encoded."""
+        """One row per text, in order; texts seen before in this process, or found by `lookup`,
+        are not encoded again."""
         texts = [str(text) for text in texts]
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            if len(self._cache) + len(missing) > CACHE_TEXTS:
+                self._cache.clear()
+            if missing and self.lookup is not None:
+                self._cache.update(self.lookup(missing))
+                missing = [text for text in missing if text not in self._cache]
             if missing:
-                if len(self._cache) + len(missing) > CACHE_TEXTS:
-                    self._cache.clear()
                 self._cache.update(zip(missing, self._encode(missing), strict=True))
+                self.encoded_texts += len(missing)
             if not texts:
                 return np.empty((0, self.dimensions), dtype=np.float32)
             return np.stack([self._cache[text] for text in texts])
+
+    def remember(self, texts: Iterable[str], embeddings: np.ndarray) -> None:
+        """Take embeddings computed elsewhere (another process, the feature table) as known."""
+        with self._lock:
+            self._cache.update(zip(map(str, texts), embeddings.astype(np.float32), strict=True))
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(texts)
@@ -181,6 +199,17 @@ def _layer_norm(x: np.ndarray, norm: tuple[np.ndarray, np.ndarray], eps: float) 
 def sentence_encoder() -> MiniLMEncoder:
     """The process's encoder (weights are read once, ~90 MB)."""
     return MiniLMEncoder(model_dir())
+
+
+@contextmanager
+def stored_embeddings(lookup: EmbeddingLookup) -> Iterator[MiniLMEncoder]:
+    """The process's encoder reading stored embeddings through `lookup` before it encodes."""
+    encoder = sentence_encoder()
+    previous, encoder.lookup = encoder.lookup, lookup
+    try:
+        yield encoder
+    finally:
+        encoder.lookup = previous
 
 
 class SentenceEmbeddings(TransformerMixin, BaseEstimator):

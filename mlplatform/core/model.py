@@ -19,6 +19,10 @@ from mlplatform.core.text import clean_texts
 
 FEATURES = ("word", "char_wb", "char", "word+char_wb")
 CLASSIFIERS = ("sgd", "logistic_regression", "linear_svc")
+# The n-grams each TF-IDF vectorizer keeps (the most frequent). Above the real data's vocabularies
+# (11 000 word and 68 000 char n-grams), so a no-op there; at 100x history an uncapped vocabulary
+# held 542 000 n-grams and made a 500 MB model.
+VOCABULARY_CAP = 100_000
 CALIBRATION_FOLDS = 3  # the linear SVC's probabilities: so each class needs this many rows
 # Types in our pipelines beyond those skops trusts by default: a saved tagger loads only with them
 # trusted. Stated rather than read off a dump of each model (a dump at 100x takes ~24 s).
@@ -69,6 +73,7 @@ def _tfidf(params: Mapping[str, Any]) -> TfidfVectorizer | FeatureUnion:
             ngram_range=ngrams,
             min_df=params["min_df"],
             sublinear_tf=params["sublinear_tf"],
+            max_features=VOCABULARY_CAP,
             dtype=np.float64,
         )
 
@@ -98,3 +103,15 @@ def _classifier(params: Mapping[str, Any], seed: int) -> ClassifierMixin:
             cv=CALIBRATION_FOLDS,
         )
     raise ValueError(f"unknown classifier {kind!r}: expected one of {CLASSIFIERS}")
+
+
+def compact_vocabularies(pipeline: Pipeline) -> Pipeline:
+    """`pipeline` with each fitted vocabulary held as an array of its terms (the vectorizer's
+    `vocabulary` parameter; scikit-learn rebuilds the mapping on first use). skops writes a
+    mapping as indented JSON, ~1 KB per n-gram; an array is a few bytes per character."""
+    for step in pipeline.get_params(deep=True).values():
+        if isinstance(step, TfidfVectorizer) and hasattr(step, "vocabulary_"):
+            terms = sorted(step.vocabulary_, key=step.vocabulary_.__getitem__)
+            step.vocabulary = np.array(terms, dtype=str)
+            del step.vocabulary_
+    return pipeline

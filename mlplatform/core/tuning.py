@@ -54,7 +54,7 @@ class TuningResult:
 
 FALLBACK_CLASSIFIER = {"classifier": "logistic_regression"}
 # Part of every study's name: a study of an older search space is not resumed with this one.
-SEARCH_SPACE_VERSION = "s2"
+SEARCH_SPACE_VERSION = "s3"  # s3: vocabularies capped (VOCABULARY_CAP)
 
 
 def suggest_params(trial: optuna.Trial, embeddings: bool = True) -> dict[str, Any]:
@@ -305,7 +305,8 @@ def _helper_workers(
 ) -> Iterator[_Helpers]:
     """Start the helper workers as plain processes: a Celery or Dagster step may be daemonic,
     and daemonic processes cannot use multiprocessing. They get this process's folds, so every
-    trial of the study is scored on the same rows."""
+    trial of the study is scored on the same rows, and its embeddings, so no text is encoded
+    twice."""
     if config.workers <= 1:
         yield _Helpers([], [])
         return
@@ -321,6 +322,8 @@ def _helper_workers(
                 }
             )
         )
+        if config.embeddings:  # already encoded (`_encode_once`): read from the cache
+            np.save(Path(scratch) / EMBEDDINGS_FILE, sentence_encoder().encode(texts))
         workers = range(1, config.workers)
         logs = [Path(scratch) / f"worker-{worker}.log" for worker in workers]
         processes = [
@@ -336,6 +339,9 @@ def _helper_workers(
                     process.wait()
 
 
+EMBEDDINGS_FILE = "embeddings.npy"
+
+
 def _start_helper(command: list[str], log: Path) -> subprocess.Popen:
     with log.open("w") as stderr:
         return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
@@ -347,7 +353,8 @@ def _run_helper(payload: Path, worker: int) -> None:
     texts = np.asarray(data["texts"], dtype=object)
     labels = np.asarray(data["labels"], dtype=object)
     folds = [(np.asarray(fit), np.asarray(score)) for fit, score in data["folds"]]
-    _encode_once(texts, config)
+    if config.embeddings:
+        sentence_encoder().remember(texts, np.load(payload.parent / EMBEDDINGS_FILE))
     _optimize(_study(config, worker), texts, labels, folds, config, worker=worker)
 
 

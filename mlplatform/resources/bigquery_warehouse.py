@@ -133,10 +133,8 @@ class BigQueryWarehouse(Warehouse):
             preview=self._query(f"select * from {self._relation(table)} limit {preview_rows}"),
         )
 
-    def read_table(self, table: str, window: CreationWindow | None = None) -> pd.DataFrame:
-        return self._query(
-            f"select * from {self._relation(table)} where {self.in_window(table, window)}"
-        )
+    def _select(self, table: str, condition: str) -> pd.DataFrame:
+        return self._query(f"select * from {self._relation(table)} where {condition}")
 
     def _count(self, table: str, window: CreationWindow | None = None) -> int:
         where = self.in_window(table, window)

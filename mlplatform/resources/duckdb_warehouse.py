@@ -198,11 +198,9 @@ class DuckDBWarehouse(Warehouse):
             preview = connection.execute(f"select * from {relation} limit {preview_rows}").df()
         return TableProfile(int(row_count), tuple(map(tuple, columns)), preview)
 
-    def read_table(self, table: str, window: CreationWindow | None = None) -> pd.DataFrame:
+    def _select(self, table: str, condition: str) -> pd.DataFrame:
         with self._connect() as connection:
-            return connection.execute(
-                f"from {self._relation(table)} where {self.in_window(table, window)}"
-            ).df()
+            return connection.execute(f"from {self._relation(table)} where {condition}").df()
 
     def _relation(self, table: str, staged: bool = False) -> str:
         return f'"{self.staging_schema if staged else self.schema_name}"."{table}"'

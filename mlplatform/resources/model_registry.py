@@ -76,16 +76,18 @@ class MlflowModelRegistry(ConfigurableResource):
         import numpy as np
         from mlflow.models import infer_signature
 
-        from mlplatform.core.model import SKOPS_TRUSTED_TYPES
+        from mlplatform.core.model import SKOPS_TRUSTED_TYPES, compact_vocabularies
         from mlplatform.core.model_files import REQUIREMENTS_KEY, package_versions
 
         tagger = model.tagger
+        compact_vocabularies(tagger.estimator)
         example = np.array(["transformers for text classification with attention"], dtype=object)
         with self.tracking.fluent() as mlflow, mlflow.start_run(run_id=model.run_id):
             info = mlflow.sklearn.log_model(
                 tagger.estimator,
                 name="model",
-                signature=infer_signature(example, tagger.probabilities(example)),
+                # The output's shape, not a prediction: registering encodes no text.
+                signature=infer_signature(example, np.zeros((1, len(tagger.classes)))),
                 pip_requirements=[
                     f"{name}=={version}"
                     for name, version in package_versions(MODEL_PIP_PACKAGES).items()

@@ -1,21 +1,29 @@
 """The warehouse seam: what the platform needs from wherever its tables live.
 
-One implementation per backend (DuckDB today). Assets and checks only see this interface: the
-IO manager that stores frames, the dbt target and the variables its profile reads, table
-profiles for metadata, the asset kind and fully qualified table names shown in the UI.
+One implementation per backend (DuckDB, BigQuery). Assets and checks only see this interface:
+the IO manager that stores frames, the dbt target and the variables its profile reads, windowed
+reads and transactional publishes, the feature table's lookups, table profiles for metadata,
+the asset kind and fully qualified table names shown in the UI.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import ClassVar
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
 
 import pandas as pd
 from dagster import AssetSpec, ConfigurableIOManagerFactory, ConfigurableResource
 
+from mlplatform.core.features import (
+    FEATURE_COLUMNS,
+    FEATURE_TABLE,
+    embeddings_by_text,
+    text_sha256,
+)
 from mlplatform.core.partitions import PARTITION_COLUMN, CreationWindow
 
 # Every step that reads or writes the warehouse joins this pool; its limit lives in the
@@ -24,6 +32,11 @@ WAREHOUSE_POOL = "warehouse"
 # Assets stored as warehouse tables carry this tag; the warehouse adds its kind and table name.
 WAREHOUSE_TABLE_TAG = "mlplatform/warehouse_table"
 
+
+if TYPE_CHECKING:
+    from mlplatform.core.embeddings import EmbeddingLookup
+
+LOOKUP_CHUNK = 5_000  # text hashes per feature query: BigQuery caps a statement at 1 MB
 
 # Tables without `PARTITION_COLUMN` whose rows belong to their project's month (by `id`).
 FOLLOW_PROJECTS = {"tags": "projects"}
@@ -37,7 +50,8 @@ class TableProfile:
 
 
 class Warehouse(ConfigurableResource):
-    """Where `projects`, `tags` and `labeled_projects` live; dbt builds in the same place."""
+    """Where `projects`, `tags`, `labeled_projects` and `project_features` live; dbt builds in
+    the same place."""
 
     schema_name: str
 
@@ -92,10 +106,34 @@ class Warehouse(ConfigurableResource):
     def profile_table(self, table: str, preview_rows: int) -> TableProfile:
         """Row count, column types and first rows of `table`."""
 
-    @abstractmethod
     def read_table(self, table: str, window: CreationWindow | None = None) -> pd.DataFrame:
-        """`table`'s rows in `window`, or all of them (for tools and tests; assets load through
-        the IO manager)."""
+        """`table`'s rows in `window`, or all of them (assets that load whole tables do so
+        through the IO manager)."""
+        return self._select(table, self.in_window(table, window))
+
+    def read_features(
+        self, texts: Sequence[str], as_of: datetime | str | None = None
+    ) -> pd.DataFrame:
+        """The stored feature rows of `texts` (by their SHA-256) of projects created by `as_of`
+        (every one when None); none before `project_features` is first built."""
+        if not texts or self.row_count(FEATURE_TABLE) is None:
+            return pd.DataFrame(columns=list(FEATURE_COLUMNS))
+        hashes = text_sha256(pd.Series(list(texts))).unique().tolist()
+        cutoff = f" and {PARTITION_COLUMN} <= '{_timestamp(as_of)}'" if as_of else ""
+        chunks = [hashes[i : i + LOOKUP_CHUNK] for i in range(0, len(hashes), LOOKUP_CHUNK)]
+        # Hex digests only: safe to write into the statement.
+        return pd.concat(
+            self._select(FEATURE_TABLE, f"text_sha256 in ({', '.join(map(repr, chunk))}){cutoff}")
+            for chunk in chunks
+        )
+
+    def embedding_lookup(self, as_of: datetime | str | None = None) -> EmbeddingLookup:
+        """The encoder's lookup (`core.embeddings.stored_embeddings`) into `project_features`."""
+        return lambda texts: embeddings_by_text(self.read_features(texts, as_of))
+
+    @abstractmethod
+    def _select(self, table: str, condition: str) -> pd.DataFrame:
+        """`table`'s rows where the SQL `condition` holds."""
 
     @abstractmethod
     def _relation(self, table: str, staged: bool = False) -> str:
@@ -106,8 +144,8 @@ class Warehouse(ConfigurableResource):
         if window is None:
             return "true"
         bounds = (
-            f"{PARTITION_COLUMN} >= '{window.start.isoformat(sep=' ')}' "
-            f"and {PARTITION_COLUMN} < '{window.end.isoformat(sep=' ')}'"
+            f"{PARTITION_COLUMN} >= '{_timestamp(window.start)}' "
+            f"and {PARTITION_COLUMN} < '{_timestamp(window.end)}'"
         )
         if table in FOLLOW_PROJECTS:
             projects = self._relation(FOLLOW_PROJECTS[table])
@@ -130,3 +168,8 @@ class Warehouse(ConfigurableResource):
             kinds={self.kind},
             metadata={"dagster/table_name": self.table_name(spec.key.path[-1])},
         )
+
+
+def _timestamp(moment: datetime | str) -> str:
+    """A SQL timestamp literal's text (UTC offset included) both backends read."""
+    return pd.Timestamp(moment).isoformat(sep=" ")

@@ -12,6 +12,7 @@ from dagster import (
 
 from mlplatform.core.gate import ModelEvaluation, decide
 from mlplatform.lib.automation import fresh_when_parents_update
+from mlplatform.lib.features import stored_features
 from mlplatform.lib.metadata import evaluation_metadata
 from mlplatform.lib.ownership import ML_OWNERS
 from mlplatform.lib.partitions import ONE_RUN
@@ -25,7 +26,7 @@ from mlplatform.resources.model_registry import (
 )
 from mlplatform.resources.notifications import Notifier, ReportStore
 from mlplatform.resources.policies import PromotionPolicy, TrainingPolicy
-from mlplatform.resources.warehouse import WAREHOUSE_POOL
+from mlplatform.resources.warehouse import WAREHOUSE_POOL, Warehouse
 
 DEPLOYMENT_ASSET_OPTIONS = dict(
     group_name="deployment",
@@ -53,22 +54,24 @@ def model_evaluation(
     promotion_policy: PromotionPolicy,
     notifier: Notifier,
     reports: ReportStore,
+    warehouse: Warehouse,
 ) -> Output[ModelEvaluation]:
     """The challenger and the champion scored on the same held-out rows, and the gate's verdict."""
     from mlplatform.core.training import holdout_rows, score_tagger
     from mlplatform.lib.reporting import comparison_markdown
 
     holdout = holdout_rows(labeled_projects, training_policy.label_config())
-    challenger = score_tagger(trained_model.tagger, holdout)
     champion_version = model_registry.alias_version(CHAMPION)
     if champion_version == trained_model.version:
         # Re-evaluating the champion itself: judge it on minimum quality; promotion is a no-op.
         champion_version = None
-    champion = (
-        score_tagger(load_champion(model_registry, champion_version).tagger, holdout)
-        if champion_version
-        else None
-    )
+    with stored_features(context, warehouse):
+        challenger = score_tagger(trained_model.tagger, holdout)
+        champion = (
+            score_tagger(load_champion(model_registry, champion_version).tagger, holdout)
+            if champion_version
+            else None
+        )
     decision = decide(challenger, champion, promotion_policy.gate_config())
     evaluation = ModelEvaluation(
         trained_model.version, champion_version, challenger, champion, decision

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+from mlplatform.core.features import FEATURE_TABLE
 from mlplatform.core.partitions import EARLIEST, TRAINING_WINDOW_START_TAG, CreationWindow
 from mlplatform.lib.automation import fresh_when_parents_update
+from mlplatform.lib.features import stored_features
 from mlplatform.lib.metadata import (
     drift_tests_table,
     inline_image,
@@ -38,7 +40,9 @@ TRAINED_ROWS_TAG = "monitoring.trained_rows"
 MONITORING_ASSET_OPTIONS = dict(
     group_name="monitoring",
     owners=ML_OWNERS,
-    deps=[AssetKey("champion_model"), AssetKey(LABELED_PROJECTS)],
+    # The features only spare the encoder (a month without them is encoded here): they neither
+    # trigger monitoring nor hold it back.
+    deps=[AssetKey("champion_model"), AssetKey(LABELED_PROJECTS), AssetKey(FEATURE_TABLE)],
     pool=WAREHOUSE_POOL,
     partitions_def=MONTHLY_PARTITIONS,
     # A backfill's months are measured together, in one run (one report for the range).
@@ -55,7 +59,9 @@ MONITORING_ASSET_OPTIONS = dict(
     **MONITORING_ASSET_OPTIONS,
     kinds={"evidently"},
     # Before any champion there is nothing to compare.
-    automation_condition=fresh_when_parents_update(not_triggered_by=["champion_model"]),
+    automation_condition=fresh_when_parents_update(
+        ignore=[FEATURE_TABLE], not_triggered_by=["champion_model"]
+    ),
 )
 def drift_report(
     context: AssetExecutionContext,
@@ -80,14 +86,15 @@ def drift_report(
         return MaterializeResult(metadata={"status": "no_reference", "drift_detected": False})
     champion = model_registry.load(version)
     cutoff = champion.tags.get("training_cutoff")
-    reference = champion_baseline(
-        context, model_registry, warehouse, champion, training_policy, monitoring_policy
-    ).reference
-    month = warehouse.read_table(LABELED_PROJECTS, window)
-    new_rows = rows_after(
-        month, cutoff, training_policy.label_config(), monitoring_policy.window_days
-    )
-    current = _drift_profile(champion, new_rows)
+    with stored_features(context, warehouse, window.end):
+        reference = champion_baseline(
+            context, model_registry, warehouse, champion, training_policy, monitoring_policy
+        ).reference
+        month = warehouse.read_table(LABELED_PROJECTS, window)
+        new_rows = rows_after(
+            month, cutoff, training_policy.label_config(), monitoring_policy.window_days
+        )
+        current = _drift_profile(champion, new_rows)
     stem = f"drift-{context.run_id[:8]}-{context.partition_key_range.start[:7]}"
     html = reports.path(f"{stem}.html")
     result = measure_drift(reference, current, monitoring_policy.drift_config(), html_path=html)
@@ -191,7 +198,7 @@ def champion_baseline(
     **MONITORING_ASSET_OPTIONS,
     kinds={"scikitlearn", "scipy"},
     # Before the first champion it counts the labeled rows, so the first training starts itself.
-    automation_condition=fresh_when_parents_update(ignore=["champion_model"]),
+    automation_condition=fresh_when_parents_update(ignore=["champion_model", FEATURE_TABLE]),
 )
 def champion_performance(
     context: AssetExecutionContext,
@@ -222,12 +229,13 @@ def champion_performance(
         event = PerformanceEvent(-1, 0.0, known.training_rows, len(known.trained), new_rows=0)
         return MaterializeResult(metadata=performance_metadata(event, None, policy))
     cutoff = champion.tags.get("training_cutoff")
-    baseline = champion_baseline(
-        context, model_registry, warehouse, champion, training_policy, monitoring_policy
-    )
     since = CreationWindow.after(cutoff, window.end) if cutoff else window
-    new = rows_at_cutoff(warehouse.read_table(LABELED_PROJECTS, since), cutoff, labels).new
-    new = new.assign(prediction=champion.tagger.predict(project_text(new)))
+    with stored_features(context, warehouse, window.end):
+        baseline = champion_baseline(
+            context, model_registry, warehouse, champion, training_policy, monitoring_policy
+        )
+        new = rows_at_cutoff(warehouse.read_table(LABELED_PROJECTS, since), cutoff, labels).new
+        new = new.assign(prediction=champion.tagger.predict(project_text(new)))
     estimate = estimate_performance(new, baseline.test, baseline.trained_rows, policy.confidence)
     event = PerformanceEvent(
         -1,

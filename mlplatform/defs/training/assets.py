@@ -1,9 +1,11 @@
 """`trained_model`: an optuna study, the best pipeline fitted, all of it recorded in MLflow."""
 
 import pandas as pd
-from dagster import AssetExecutionContext, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, asset
 
+from mlplatform.core.features import FEATURE_TABLE
 from mlplatform.core.partitions import TRAINING_WINDOW_START_TAG, newest_months
+from mlplatform.lib.features import stored_features
 from mlplatform.lib.metadata import rounded
 from mlplatform.lib.ownership import ML_OWNERS
 from mlplatform.lib.partitions import ONE_RUN
@@ -11,7 +13,7 @@ from mlplatform.resources.mlflow_tracking import MlflowTracking
 from mlplatform.resources.model_io import DAGSTER_RUN_TAG
 from mlplatform.resources.model_registry import TaggerModel
 from mlplatform.resources.policies import TrainingPolicy
-from mlplatform.resources.warehouse import WAREHOUSE_POOL
+from mlplatform.resources.warehouse import WAREHOUSE_POOL, Warehouse
 
 
 @asset(
@@ -19,6 +21,7 @@ from mlplatform.resources.warehouse import WAREHOUSE_POOL
     owners=ML_OWNERS,
     io_manager_key="model_io_manager",
     kinds={"scikitlearn", "optuna", "mlflow"},
+    deps=[AssetKey(FEATURE_TABLE)],
     pool=WAREHOUSE_POOL,
     backfill_policy=ONE_RUN,  # unpartitioned: in a range of months, it runs once
 )
@@ -27,6 +30,7 @@ def trained_model(
     labeled_projects: pd.DataFrame,
     mlflow_tracking: MlflowTracking,
     training_policy: TrainingPolicy,
+    warehouse: Warehouse,
 ) -> Output[TaggerModel]:
     """A project tagger tuned by optuna and fitted on labeled_projects; a new registry version."""
     # The ML stack loads when training runs, not when the code location loads.
@@ -54,7 +58,10 @@ def trained_model(
         f"project-tagger-{fingerprint['sha256'][:12]}-seed{training_policy.seed}"
         f"-{SEARCH_SPACE_VERSION}"
     )
-    with mlflow_tracking.training_run(f"trained_model-{context.run_id[:8]}", tags) as run_id:
+    with (
+        mlflow_tracking.training_run(f"trained_model-{context.run_id[:8]}", tags) as run_id,
+        stored_features(context, warehouse, cutoff),
+    ):
         outcome = train_tagger(
             labeled_projects,
             training_policy.tuning_config(study_name),
