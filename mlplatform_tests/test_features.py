@@ -12,6 +12,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance
 from mlplatform.core.embeddings import sentence_encoder
 from mlplatform.core.features import (
     EMBEDDING_DIMENSIONS,
+    FEATURE_COLUMNS,
     FEATURE_TABLE,
     FEATURE_VERSION,
     feature_problems,
@@ -19,6 +20,7 @@ from mlplatform.core.features import (
     month_features,
     to_featurize,
 )
+from mlplatform.core.partitions import CreationWindow
 from mlplatform.core.text import project_text
 from mlplatform.definitions import build_definitions
 from mlplatform.resources import build_warehouse
@@ -149,3 +151,24 @@ def test_features_are_read_as_of_a_cut_off(settings_for, tmp_path: Path) -> None
     found = warehouse.embedding_lookup(cutoff)(texts)
     assert sorted(found) == sorted(texts[:5])
     assert all(vector.shape == (EMBEDDING_DIMENSIONS,) for vector in found.values())
+
+
+def test_a_first_month_without_rows_or_embeddings_creates_a_table_later_months_fit(
+    settings_for, tmp_path: Path
+) -> None:
+    """The table takes its column types from the first month published: an empty month, or one
+    above the embedding bound, must not leave columns later embeddings cannot go into."""
+    projects, _ = make_projects_and_tags(rows=40, freq="D")  # February and March 2020
+    projects["created_on"] = pd.to_datetime(projects["created_on"])
+    warehouse = build_warehouse(settings_for(tmp_path / "unused"))
+    february, march = (CreationWindow.of(f"2020-0{m}-01", f"2020-0{m + 1}-01") for m in (2, 3))
+    in_march = projects["created_on"] >= march.start
+    warehouse.publish_batch({FEATURE_TABLE: featurize(projects[:0], None)}, february)
+    warehouse.publish_batch({FEATURE_TABLE: featurize(projects[~in_march], None)}, february)
+    march_rows = featurize(projects[in_march], lambda texts: _unit(len(texts)))
+    warehouse.publish_batch({FEATURE_TABLE: march_rows}, march)
+    stored = warehouse.read_table(FEATURE_TABLE)
+    assert list(stored.columns) == list(FEATURE_COLUMNS) and len(stored) == 40
+    embedded = stored[stored["embedding"].notna()]
+    assert sorted(embedded["id"]) == sorted(projects.loc[in_march, "id"])
+    assert feature_problems(stored) == []

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from mlplatform.core.partitions import PARTITION_COLUMN
 
@@ -23,6 +24,16 @@ FEATURE_TABLE = "project_features"
 FEATURE_VERSION = "1"
 EMBEDDING_DIMENSIONS = 384  # all-MiniLM-L6-v2
 UNIT_NORM_TOLERANCE = 1e-3
+_TEXT = pd.ArrowDtype(pa.string())
+# Typed even when empty or without embeddings, so the table a first month creates has the types
+# every later month needs (an empty object column would become DuckDB's NULL type).
+_ARROW_TYPES = {
+    "text": _TEXT,
+    "text_sha256": _TEXT,
+    "clean_text": _TEXT,
+    "feature_version": _TEXT,
+    "embedding": pd.ArrowDtype(pa.list_(pa.float32())),
+}
 FEATURE_COLUMNS = (
     "id",
     PARTITION_COLUMN,
@@ -66,7 +77,7 @@ def featurize(
     embeddings: list[list[float] | None] = [None] * len(texts)
     if encode is not None and len(texts):
         embeddings = [row.tolist() for row in np.asarray(encode(texts.tolist()), dtype=np.float32)]
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "id": projects["id"].to_numpy(),
             PARTITION_COLUMN: projects[PARTITION_COLUMN].to_numpy(),
@@ -80,6 +91,7 @@ def featurize(
         },
         columns=list(FEATURE_COLUMNS),
     )
+    return frame.astype(_ARROW_TYPES)
 
 
 def month_features(
