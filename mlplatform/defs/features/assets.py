@@ -2,6 +2,7 @@
 
 import time
 
+import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -12,7 +13,8 @@ from dagster import (
     asset,
 )
 
-from mlplatform.core.features import FEATURE_TABLE, FEATURE_VERSION
+from mlplatform.core.features import FEATURE_COLUMNS, FEATURE_TABLE, FEATURE_VERSION
+from mlplatform.core.partitions import CreationWindow
 from mlplatform.lib.automation import fresh_when_parents_update
 from mlplatform.lib.metadata import frame_metadata
 from mlplatform.lib.ownership import ML_OWNERS
@@ -54,8 +56,8 @@ def project_features(
 
     window = run_window(context)
     projects = warehouse.read_table("projects", window)
-    stored = warehouse.read_table(FEATURE_TABLE, window) if _built(warehouse) else None
-    todo = to_featurize(projects, stored) if stored is not None else projects
+    stored = _stored(warehouse, window)
+    todo = to_featurize(projects, stored)
     embed = _embeds(warehouse, training_policy)
     unembedded = " (no embeddings: more projects than training_policy.embedding_max_rows)"
     context.log.info(
@@ -65,7 +67,7 @@ def project_features(
     started = time.perf_counter()
     computed = featurize(todo, sentence_encoder().encode if embed else None)
     seconds = time.perf_counter() - started
-    month = month_features(projects, stored if stored is not None else computed[:0], computed)
+    month = month_features(projects, stored, computed)
     problems = feature_problems(month)
     yield AssetCheckResult(
         check_name=FEATURES_CHECK_NAME,
@@ -91,8 +93,11 @@ def project_features(
     )
 
 
-def _built(warehouse: Warehouse) -> bool:
-    return warehouse.row_count(FEATURE_TABLE) is not None
+def _stored(warehouse: Warehouse, window: CreationWindow | None) -> pd.DataFrame:
+    """The window's stored feature rows; none before the table is first built."""
+    if warehouse.row_count(FEATURE_TABLE) is None:
+        return pd.DataFrame(columns=list(FEATURE_COLUMNS))
+    return warehouse.read_table(FEATURE_TABLE, window)
 
 
 def _embeds(warehouse: Warehouse, policy: TrainingPolicy) -> bool:
