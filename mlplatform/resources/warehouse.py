@@ -116,16 +116,22 @@ class Warehouse(ConfigurableResource):
     ) -> pd.DataFrame:
         """The stored feature rows of `texts` (by their SHA-256) of projects created by `as_of`
         (every one when None); none before `project_features` is first built."""
-        if not texts or self.row_count(FEATURE_TABLE) is None:
-            return pd.DataFrame(columns=list(FEATURE_COLUMNS))
-        hashes = text_sha256(pd.Series(list(texts))).unique().tolist()
+        hashes = text_sha256(pd.Series(list(texts), dtype=object)).unique().tolist()
         cutoff = f" and {PARTITION_COLUMN} <= '{_timestamp(as_of)}'" if as_of else ""
         chunks = [hashes[i : i + LOOKUP_CHUNK] for i in range(0, len(hashes), LOOKUP_CHUNK)]
         # Hex digests only: safe to write into the statement.
-        return pd.concat(
-            self._select(FEATURE_TABLE, f"text_sha256 in ({', '.join(map(repr, chunk))}){cutoff}")
-            for chunk in chunks
+        return self._feature_rows(
+            [f"text_sha256 in ({', '.join(map(repr, chunk))}){cutoff}" for chunk in chunks]
         )
+
+    def feature_rows(self, window: CreationWindow | None = None) -> pd.DataFrame:
+        """`project_features`' rows in `window`; none before the table is first built."""
+        return self._feature_rows([self.in_window(FEATURE_TABLE, window)])
+
+    def _feature_rows(self, conditions: list[str]) -> pd.DataFrame:
+        if not conditions or self.row_count(FEATURE_TABLE) is None:
+            return pd.DataFrame(columns=list(FEATURE_COLUMNS))
+        return pd.concat(self._select(FEATURE_TABLE, condition) for condition in conditions)
 
     def embedding_lookup(self, as_of: datetime | str | None = None) -> EmbeddingLookup:
         """The encoder's lookup (`core.embeddings.stored_embeddings`) into `project_features`."""

@@ -2,7 +2,6 @@
 
 import time
 
-import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -13,8 +12,7 @@ from dagster import (
     asset,
 )
 
-from mlplatform.core.features import FEATURE_COLUMNS, FEATURE_TABLE, FEATURE_VERSION
-from mlplatform.core.partitions import CreationWindow
+from mlplatform.core.features import FEATURE_TABLE, FEATURE_VERSION
 from mlplatform.lib.automation import fresh_when_parents_update
 from mlplatform.lib.metadata import frame_metadata
 from mlplatform.lib.ownership import ML_OWNERS
@@ -56,7 +54,7 @@ def project_features(
 
     window = run_window(context)
     projects = warehouse.read_table("projects", window)
-    stored = _stored(warehouse, window)
+    stored = warehouse.feature_rows(window)
     todo = to_featurize(projects, stored)
     embed = _embeds(warehouse, training_policy)
     unembedded = " (no embeddings: more projects than training_policy.embedding_max_rows)"
@@ -91,13 +89,6 @@ def project_features(
             "featurize_seconds": round(seconds, 2),
         }
     )
-
-
-def _stored(warehouse: Warehouse, window: CreationWindow | None) -> pd.DataFrame:
-    """The window's stored feature rows; none before the table is first built."""
-    if warehouse.row_count(FEATURE_TABLE) is None:
-        return pd.DataFrame(columns=list(FEATURE_COLUMNS))
-    return warehouse.read_table(FEATURE_TABLE, window)
 
 
 def _embeds(warehouse: Warehouse, policy: TrainingPolicy) -> bool:
