@@ -6,9 +6,14 @@ derived from them: a new backend is registered in one place and nothing else nee
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from dagster import Definitions
+
+    from mlplatform.settings import Settings
 
 T = TypeVar("T")
 
@@ -37,3 +42,12 @@ class Registry(Generic[T]):
     def __getitem__(self, name: str) -> T:
         self.check(name)
         return self.entries[name]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What an optional backend brings (ingestion, feature store): its definitions (assets,
+    checks, sensors) and the resources they need, both built from the settings."""
+
+    definitions: Callable[[Settings], Definitions]
+    resources: Callable[[Settings], dict[str, Any]] = field(default=lambda settings: {})

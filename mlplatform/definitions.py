@@ -1,10 +1,10 @@
 """The code location, and the one place the environment comes in.
 
 `build_definitions(settings)` merges the environment-free `defs/` folder with what `settings`
-choose: the ingestion backend (its definitions and resources), the resources of every other
-seam, the executor and the first monthly partition. `dagster`, `dg` and the tests all load
-`defs` from here. Nothing heavy runs at import: no dbt parse, no network, no database
-connection.
+choose: the ingestion backend and the feature store (their definitions and resources), the
+resources of every other seam, the executor and the first monthly partition. `dagster`, `dg`
+and the tests all load `defs` from here. Nothing heavy runs at import: no dbt parse, no
+network, no database connection.
 """
 
 import warnings
@@ -13,6 +13,7 @@ from typing import Any
 from dagster import AssetSelection, BetaWarning, ComponentTree, Definitions, PreviewWarning
 
 from mlplatform import defs as defs_folder
+from mlplatform.feature_store import FEATURE_STORES
 from mlplatform.ingestion import INGESTIONS
 from mlplatform.lib.dbt_project import require_manifest
 from mlplatform.lib.execution import EXECUTORS, recording_host
@@ -23,18 +24,18 @@ from mlplatform.settings import PROJECT_ROOT, Settings
 
 
 def build_definitions(settings: Settings, **resource_overrides: Any) -> Definitions:
-    """Everything under `mlplatform/defs/` plus the ingestion backend, resources and executor
-    that `settings` choose; `resource_overrides` replace resources by key (tests)."""
-    ingestion = INGESTIONS[settings.ingestion]
-    resources = {
-        **build_resources(settings),
-        **ingestion.resources(settings),
-        **resource_overrides,
-    }
+    """Everything under `mlplatform/defs/` plus the ingestion backend, feature store, resources
+    and executor that `settings` choose; `resource_overrides` replace resources by key (tests)."""
+    backends = [INGESTIONS[settings.ingestion], FEATURE_STORES[settings.feature_store]]
+    resources = build_resources(settings)
+    for backend in backends:
+        resources |= backend.resources(settings)
+    resources |= resource_overrides
     environment = Definitions(
         resources=resources, executor=recording_host(EXECUTORS[settings.executor](settings))
     )
-    merged = Definitions.merge(load_defs_folder(), ingestion.definitions(settings), environment)
+    chosen = [backend.definitions(settings) for backend in backends]
+    merged = Definitions.merge(load_defs_folder(), *chosen, environment)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PreviewWarning)  # map_resolved_asset_specs
         described = merged.map_resolved_asset_specs(

@@ -42,6 +42,7 @@ BIGQUERY_CREDENTIALS_VAR = "MLPLATFORM_BIGQUERY_CREDENTIALS"
 AIRBYTE_CLIENT_ID_VAR = "MLPLATFORM_AIRBYTE_CLIENT_ID"
 AIRBYTE_CLIENT_SECRET_VAR = "MLPLATFORM_AIRBYTE_CLIENT_SECRET"
 AIRBYTE_PASSWORD_VAR = "MLPLATFORM_AIRBYTE_PASSWORD"
+FEAST_REDIS_VAR = "MLPLATFORM_FEAST_REDIS"
 
 # Names that reach SQL: a schema or dataset, a Google Cloud project (domain-scoped ones too).
 SQL_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
@@ -93,6 +94,8 @@ class Settings:
     bigquery_credentials: Secret | None
     dbt_executable: str | None
     airbyte: AirbyteSettings
+    feature_store: str
+    feast: FeastSettings
     executor: str
     celery_broker: Secret | None
     celery_backend: Secret | None
@@ -112,6 +115,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """The process environment (secrets as `EnvVar`s), or `environ` (secrets as values)."""
         # Registries import their backends lazily: these imports stay light.
+        from mlplatform.feature_store import FEATURE_STORES
         from mlplatform.ingestion import INGESTIONS
         from mlplatform.lib.execution import EXECUTORS
         from mlplatform.resources.warehouses import WAREHOUSES
@@ -143,6 +147,11 @@ class Settings:
             bigquery_credentials=secrets.get(environ, BIGQUERY_CREDENTIALS_VAR),
             dbt_executable=environ.get("MLPLATFORM_DBT_EXECUTABLE") or None,
             airbyte=AirbyteSettings.from_env(environ, home, secrets),
+            feature_store=FEATURE_STORES.parse(environ),
+            feast=FeastSettings(
+                repo_path=_absolute(environ.get("MLPLATFORM_FEAST_REPO", home / "feast")),
+                redis_connection=secrets.get(environ, FEAST_REDIS_VAR),
+            ),
             executor=EXECUTORS.parse(environ),
             celery_broker=secrets.get(environ, CELERY_BROKER_VAR),
             celery_backend=secrets.get(environ, CELERY_BACKEND_VAR),
@@ -213,6 +222,16 @@ class AirbyteSettings:
             # cancelled in Airbyte and the step fails.
             sync_timeout_seconds=_number(environ, "MLPLATFORM_AIRBYTE_SYNC_TIMEOUT", float, 3600.0),
         )
+
+
+@dataclass(frozen=True)
+class FeastSettings:
+    """Where Feast keeps its repository (`MLPLATFORM_FEATURE_STORE=feast`): the registry, the
+    offline files it reads and, unless `redis_connection` (Feast's form, `host:port,db=0`) names
+    a Redis, its SQLite online store."""
+
+    repo_path: Path
+    redis_connection: Secret | None
 
 
 @dataclass(frozen=True)

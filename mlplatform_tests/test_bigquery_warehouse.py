@@ -4,10 +4,7 @@ dagster-gcp-pandas' IO manager writes the raw tables, dbt-bigquery builds and te
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,19 +13,19 @@ import numpy as np
 import pandas as pd
 import pytest
 from dagster import AssetKey, AssetSelection
-from filelock import FileLock
 
 from mlplatform.core.embeddings import sentence_encoder
 from mlplatform.core.features import FEATURE_TABLE
 from mlplatform.core.text import project_text
 from mlplatform.definitions import build_definitions
 from mlplatform.resources import build_warehouse
-from mlplatform.settings import PROJECT_ROOT, Settings
+from mlplatform.settings import Settings
 from mlplatform_tests.support.dataops import (
     check_evaluations,
     materialized_keys,
     read_warehouse_table,
 )
+from mlplatform_tests.support.extras import extra_environment
 from mlplatform_tests.support.fixtures import make_projects_and_tags, write_source
 from mlplatform_tests.support.mlops import materialize_all
 from mlplatform_tests.support.standins.airbyte import (
@@ -37,7 +34,6 @@ from mlplatform_tests.support.standins.airbyte import (
     airbyte_standin,
 )
 from mlplatform_tests.support.standins.bigquery import (
-    CACHE_DIR,
     EmulatorEndpoint,
     bigquery_emulator,
     unavailable_reason,
@@ -60,33 +56,14 @@ THROUGH_TRAINING = AssetSelection.groups("ingestion", "transformation") | AssetS
 WITH_FEATURES = THROUGH_TRAINING | AssetSelection.assets(FEATURE_TABLE)
 
 
-def dbt_bigquery_executable() -> Path | str:
-    """dbt from the project's locked `bigquery` extra, in an environment of its own (the test
-    command installs the default one); a string says why it could not be made."""
-    lock = (PROJECT_ROOT / "uv.lock").read_bytes()
-    environment = CACHE_DIR.parent / f"dbt-bigquery-{hashlib.sha256(lock).hexdigest()[:12]}"
-    dbt = environment / "bin" / "dbt"
-    with FileLock(f"{environment}.lock", timeout=900):
-        if dbt.exists():
-            return dbt
-        command = ["uv", "sync", "--locked", "--extra", "bigquery", "--no-dev"]
-        command += ["--no-install-project"]
-        env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(environment)}
-        if shutil.which("uv") is None:
-            return "uv is not on PATH: it installs the `bigquery` extra (dbt-bigquery)"
-        done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            return f"could not install the bigquery extra (dbt-bigquery): {done.stderr[-800:]}"
-    return dbt
-
-
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorEndpoint]:
     if reason := unavailable_reason():
         pytest.skip(reason)
-    dbt = dbt_bigquery_executable()
-    if isinstance(dbt, str):
-        pytest.skip(dbt)
+    environment = extra_environment("bigquery", "dbt-bigquery")
+    if isinstance(environment, str):
+        pytest.skip(environment)
+    dbt = environment / "bin" / "dbt"
     with (
         bigquery_emulator(PROJECT, tmp_path_factory.mktemp("bqemulator")) as endpoint,
         pytest.MonkeyPatch.context() as env,

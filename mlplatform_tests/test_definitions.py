@@ -11,6 +11,7 @@ from dagster import Definitions, EnvVar
 from mlplatform.choices import Registry
 from mlplatform.core.sources import PROJECTS, SHIPPED_DATA_DIR, TAGS, read_table
 from mlplatform.definitions import build_definitions
+from mlplatform.feature_store import FEATURE_STORES
 from mlplatform.ingestion import INGESTIONS
 from mlplatform.lib.execution import EXECUTORS
 from mlplatform.resources.warehouses import WAREHOUSES
@@ -99,7 +100,7 @@ def test_default_source_is_the_shipped_copy_and_public_is_one_setting_away() -> 
     assert public.startswith("https://") and "e8dfdbe98f55cba8befaf8409e16e48fac2d26d8" in public
 
 
-@pytest.mark.parametrize("registry", [EXECUTORS, WAREHOUSES, INGESTIONS])
+@pytest.mark.parametrize("registry", [EXECUTORS, WAREHOUSES, INGESTIONS, FEATURE_STORES])
 def test_each_choice_is_checked_against_its_one_registry(registry: Registry) -> None:
     with pytest.raises(ValueError, match=f"{registry.variable}='nope': expected one of") as error:
         Settings.from_env({registry.variable: "nope"})

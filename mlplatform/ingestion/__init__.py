@@ -7,24 +7,14 @@ definitions and resources with the `defs/` folder. Nothing in `defs/` imports th
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlplatform.choices import Registry
+from mlplatform.choices import Backend, Registry
 
 if TYPE_CHECKING:
     from dagster import Definitions
 
     from mlplatform.settings import Settings
-
-
-@dataclass(frozen=True)
-class IngestionBackend:
-    """What one backend brings: its assets, checks and sensors, and the resources they need."""
-
-    definitions: Callable[[Settings], Definitions]
-    resources: Callable[[Settings], dict[str, Any]] = field(default=lambda settings: {})
 
 
 def _builtin_definitions(settings: Settings) -> Definitions:
@@ -46,10 +36,10 @@ def _airbyte_resources(settings: Settings) -> dict[str, Any]:
     return {"airbyte": build_airbyte_workspace(settings.airbyte)}
 
 
-INGESTIONS: Registry[IngestionBackend] = Registry(
+INGESTIONS: Registry[Backend] = Registry(
     "MLPLATFORM_INGESTION",
     {
-        "builtin": IngestionBackend(_builtin_definitions),
-        "airbyte": IngestionBackend(_airbyte_definitions, _airbyte_resources),
+        "builtin": Backend(_builtin_definitions),
+        "airbyte": Backend(_airbyte_definitions, _airbyte_resources),
     },
 )
