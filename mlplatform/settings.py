@@ -96,6 +96,7 @@ class Settings:
     airbyte: AirbyteSettings
     feature_store: str
     feast: FeastSettings
+    serving: ServingSettings
     executor: str
     celery_broker: Secret | None
     celery_backend: Secret | None
@@ -151,6 +152,14 @@ class Settings:
             feast=FeastSettings(
                 repo_path=_absolute(environ.get("MLPLATFORM_FEAST_REPO", home / "feast")),
                 redis_connection=secrets.get(environ, FEAST_REDIS_VAR),
+            ),
+            serving=ServingSettings(
+                host=environ.get("MLPLATFORM_SERVE_HOST") or "127.0.0.1",
+                port=_number(environ, "MLPLATFORM_SERVE_PORT", int, 8000),
+                refresh_seconds=_number(environ, "MLPLATFORM_SERVE_REFRESH_SECONDS", float, 10.0),
+                max_request_bytes=_number(
+                    environ, "MLPLATFORM_SERVE_MAX_REQUEST_BYTES", int, 1_000_000
+                ),
             ),
             executor=EXECUTORS.parse(environ),
             celery_broker=secrets.get(environ, CELERY_BROKER_VAR),
@@ -232,6 +241,17 @@ class FeastSettings:
 
     repo_path: Path
     redis_connection: Secret | None
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """`mlplatform serve`: where it listens, how often it checks the champion alias, and the
+    largest request body it reads."""
+
+    host: str
+    port: int
+    refresh_seconds: float
+    max_request_bytes: int
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""`mlplatform` command line: predict with the champion, show or roll back the champion,
-summarize what was built, recover from runs that were killed, prune what the retention policy
-no longer keeps, refresh the cached Airbyte workspace."""
+"""`mlplatform` command line: predict with the champion, serve it over HTTP, show or roll back
+the champion, summarize what was built, recover from runs that were killed, prune what the
+retention policy no longer keeps, refresh the cached Airbyte workspace."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ def main(argv: list[str] | None = None) -> int:
         "--precision-mode", action="store_true", help="answer 'other' when the model is unsure"
     )
     predict.add_argument("--version", help="a registry version instead of the champion")
+
+    serve = commands.add_parser(
+        "serve", help="answer predictions over HTTP with the champion, following promotions"
+    )
+    serve.add_argument("--host", help="address to bind (default: MLPLATFORM_SERVE_HOST)")
+    serve.add_argument("--port", type=int, help="port (default: MLPLATFORM_SERVE_PORT)")
 
     commands.add_parser("champion", help="show the versions behind 'champion' and 'previous'")
     commands.add_parser("summary", help="what was built and where to look next")
@@ -46,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args.host, args.port)
     if args.command == "airbyte-state":
         return _refresh_airbyte_state()
     if args.command == "prune":
@@ -110,6 +118,23 @@ def _prune(dry_run: bool) -> int:
         print(json.dumps({"kind": item.kind, "key": item.key, "bytes": item.size_bytes}))
     verb = "would free" if dry_run else "freed"
     print(f"{len(plan.delete)} items, {verb} {plan.freed_bytes / 1e6:.1f} MB", file=sys.stderr)
+    return 0
+
+
+def _serve(host: str | None, port: int | None) -> int:
+    """The prediction service until it is stopped (`mlplatform.serving`)."""
+    import uvicorn
+
+    from mlplatform.cli.champion import registry_from_settings
+    from mlplatform.serving.app import create_app
+    from mlplatform.serving.champion import ChampionFollower
+    from mlplatform.settings import Settings
+
+    settings = Settings.from_env()
+    serving = settings.serving
+    follower = ChampionFollower(registry_from_settings(settings), serving.refresh_seconds)
+    app = create_app(follower, serving.max_request_bytes)
+    uvicorn.run(app, host=host or serving.host, port=port or serving.port, log_level="info")
     return 0
 
 

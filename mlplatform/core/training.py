@@ -24,6 +24,16 @@ from mlplatform.core.tuning import TrialRecord, TuningResult, fit_tagger, tune
 from mlplatform.core.tuning_config import TuningConfig
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """A project's tag, the probability of it, every class's, and the precision-mode tag."""
+
+    tag: str
+    probability: float
+    probabilities: dict[str, float]
+    precision_mode_tag: str
+
+
 @dataclass
 class Tagger:
     """A fitted estimator plus the precision-mode threshold learned on validation."""
@@ -47,6 +57,25 @@ class Tagger:
         if precision_mode and self.threshold is not None:
             return apply_threshold(probabilities, self.classes, self.threshold, self.other)
         return np.asarray(self.classes, dtype=object)[probabilities.argmax(axis=1)]
+
+    def predictions(self, texts: Iterable[str]) -> list[Prediction]:
+        """Every answer for each text, from one `predict_proba`."""
+        probabilities = self.probabilities(texts)
+        if not len(probabilities):
+            return []
+        classes = self.classes
+        tags = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)]
+        precise = (
+            tags
+            if self.threshold is None
+            else apply_threshold(probabilities, classes, self.threshold, self.other)
+        )
+        return [
+            Prediction(
+                str(tag), float(row.max()), dict(zip(classes, map(float, row), strict=True)), str(p)
+            )
+            for tag, row, p in zip(tags, probabilities, precise, strict=True)
+        ]
 
     def predict_project(
         self, title: str, description: str, precision_mode: bool = False

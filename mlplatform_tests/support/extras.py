@@ -18,7 +18,8 @@ from mlplatform_tests.support.standins.bigquery import CACHE_DIR
 def extra_environment(extra: str, purpose: str, install_project: bool = False) -> Path | str:
     """The environment of `--extra extra` (`purpose` says what it brings); a string says why it
     could not be made. `install_project` makes the platform importable in it (editable)."""
-    lock = (PROJECT_ROOT / "uv.lock").read_bytes()
+    # An installed project is this checkout's (editable): another checkout gets its own.
+    lock = (PROJECT_ROOT / "uv.lock").read_bytes() + (str(PROJECT_ROOT) * install_project).encode()
     digest = hashlib.sha256(lock).hexdigest()[:12]
     environment = CACHE_DIR.parent / f"{extra}-{'project-' if install_project else ''}{digest}"
     synced = environment / ".synced"  # written last: an interrupted sync is redone
