@@ -24,6 +24,7 @@ from mlplatform.resources.model_registry import MlflowModelRegistry
 from mlplatform.resources.notifications import Notifier, ReportStore
 from mlplatform.resources.policies import (
     IngestionPolicy,
+    LabelingPolicy,
     MonitoringPolicy,
     PromotionPolicy,
     RetentionPolicy,
@@ -59,6 +60,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "training_policy": TrainingPolicy(**settings.tuning.as_fields()),
         "promotion_policy": PromotionPolicy(),
         "monitoring_policy": MonitoringPolicy(),
+        "labeling_policy": LabelingPolicy(),
         "retraining_policy": RetrainingPolicy(),
         "retention_policy": RetentionPolicy(**asdict(settings.retention)),
     }

@@ -12,6 +12,7 @@ from pydantic import Field
 from mlplatform.core.drift import DriftConfig
 from mlplatform.core.gate import GateConfig
 from mlplatform.core.labels import LabelConfig
+from mlplatform.core.predictions import LabelingConfig
 from mlplatform.core.retention import RetentionConfig
 from mlplatform.core.retraining import RetrainingConfig
 from mlplatform.core.tuning_config import TuningConfig
@@ -95,6 +96,15 @@ class MonitoringPolicy(ConfigurableResource):
 
     def drift_config(self) -> DriftConfig:
         return config_from(self, DriftConfig, required_tests=tuple(self.required_tests))
+
+
+class LabelingPolicy(ConfigurableResource):
+    """How many of a month's least confident predictions `labeling_queue` offers."""
+
+    queue_size: int = LabelingConfig.queue_size
+
+    def labeling_config(self) -> LabelingConfig:
+        return config_from(self, LabelingConfig)
 
 
 class RetrainingPolicy(ConfigurableResource):
