@@ -257,7 +257,7 @@ def test_materialize_button_launches_a_run_that_succeeds(page, ui) -> None:
     assert status == "SUCCESS", f"run {short_id} ended {status}"
 
 
-def _wait_for_run(url: str, short_id: str, timeout: float = 300) -> str:
+def _wait_for_run(url: str, short_id: str, timeout: float = 600) -> str:
     """Poll the GraphQL API until the run that starts with `short_id` ends."""
     query = "{ runsOrError(limit: 20) { ... on Runs { results { runId status } } } }"
     deadline = time.monotonic() + timeout

@@ -202,7 +202,10 @@ def test_a_capped_vocabulary_keeps_the_most_frequent_ngrams_and_saves_compactly(
     capped = fit_tagger(texts, labels, params, seed=0)
     vocabulary = capped.named_steps["features"].named_steps["tfidf"].vocabulary_
     assert len(vocabulary) == 20
-    assert "image" in vocabulary and "unique7" not in vocabulary  # the frequent n-grams stay
+    # The frequent n-grams stay (in all 60 texts of a tag); the rarest (in one text) never get
+    # in. Which of the 60 `uniqueN` (in two texts) fill the rest is a tie sklearn breaks.
+    assert {"image", "pixels", "detection", "text", "language", "transformer"} <= set(vocabulary)
+    assert not [term for term in vocabulary if term.startswith(("words", "tokens"))]
 
     expected = whole.predict_proba(texts)
     mapping_bytes = len(skops.io.dumps(whole))

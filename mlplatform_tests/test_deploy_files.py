@@ -25,6 +25,7 @@ VALUES = DEPLOY / "helm" / "values.yaml"
 SCHEMA = DEPLOY / "helm" / "vendor" / "dagster-values.schema.json"
 PVC = DEPLOY / "helm" / "mlplatform-home-pvc.yaml"
 NETWORK_POLICY = DEPLOY / "helm" / "networkpolicy.yaml"
+SERVICE = DEPLOY / "helm" / "prediction-service.yaml"
 SECRET_NAME = re.compile(r"password|secret|token|api_?key|webhook", re.IGNORECASE)
 URL_WITH_CREDENTIALS = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
 
@@ -189,3 +190,24 @@ def test_mlplatform_home_is_a_persistent_volume_claim() -> None:
     assert volume.get("persistentVolumeClaim", {}).get("claimName") == claim["metadata"]["name"]
     assert "ReadWriteMany" in claim["spec"]["accessModes"]
     assert deployment["includeConfigInLaunchedRuns"]["enabled"] is True, "run pods mount it too"
+
+
+def test_the_prediction_service_runs_the_same_image_and_is_ready_only_with_a_champion() -> None:
+    """`deploy/helm/prediction-service.yaml`: the code location's pinned image, `mlplatform serve`
+    on the port its Service targets, readiness on `/health` (200 only with a champion loaded), a
+    non-root user, the registry URI from the secret, and only a ClusterIP Service."""
+    deployment, service = yaml.safe_load_all(SERVICE.read_text())
+    image = _deployment(_load(VALUES))["image"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == f"{image['repository']}:{image['tag']}"
+    assert container["command"][:2] == ["mlplatform", "serve"]
+    port = container["command"][container["command"].index("--port") + 1]
+    (named,) = container["ports"]
+    assert str(named["containerPort"]) == port
+    assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": named["name"]}
+    assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert {"secretRef": {"name": "mlplatform-secrets"}} in container["envFrom"]
+    assert not any(SECRET_NAME.search(item["name"]) for item in container.get("env", []))
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["type"] == "ClusterIP" and service["spec"]["selector"] == selector
+    assert service["spec"]["ports"][0]["targetPort"] == named["name"]

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import yaml
 from dagster import ConfigurableResource
 
-from mlplatform.core.features import FEATURE_TABLE
+from mlplatform.core.features import FEATURE_COLUMNS, FEATURE_TABLE
 from mlplatform.core.partitions import PARTITION_COLUMN, CreationWindow, month_key
 from mlplatform.settings import FEAST_REDIS_VAR
 
@@ -32,16 +32,7 @@ FEAST_PROJECT = "mlplatform"
 CONFIG_FILE = "feature_store.yaml"
 DEFINITIONS_FILE = "features.py"
 # The columns the feature view reads: the warehouse's raw `text` stays in the warehouse.
-OFFLINE_COLUMNS = (
-    "id",
-    PARTITION_COLUMN,
-    "text_sha256",
-    "clean_text",
-    "char_count",
-    "word_count",
-    "embedding",
-    "feature_version",
-)
+OFFLINE_COLUMNS = tuple(column for column in FEATURE_COLUMNS if column != "text")
 MISSING_EXTRA = (
     "MLPLATFORM_FEATURE_STORE=feast needs Feast, which is the optional `feast` extra: "
     "install it with `uv sync --extra feast`"
