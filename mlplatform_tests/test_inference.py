@@ -47,6 +47,12 @@ def test_rows_are_typed_and_the_queue_ranks_the_least_confident_first() -> None:
     assert queue["rank"].tolist() == [1, 2, 3]
     assert queue["title"].tolist() == projects.set_index("id").loc[[2, 4, 3], "title"].tolist()
     assert tag_distribution(rows) == {"mlops": 5}
+    # A run over several months queues each month's least confident, ranked within the month.
+    months, _ = make_projects_and_tags(rows=30, freq="2D")  # February and March 2020
+    spread = prediction_rows(months, [_prediction(1 - i / 100) for i in range(30)], "7")
+    queue = least_confident(spread, months, LabelingConfig(queue_size=3))
+    assert queue["id"].tolist() == [15, 14, 13, 30, 29, 28]
+    assert queue["rank"].tolist() == [1, 2, 3, 1, 2, 3]
     empty = prediction_rows(projects.iloc[:0], [], "7")
     assert empty.dtypes.equals(rows.dtypes) and least_confident(empty, projects).empty
 

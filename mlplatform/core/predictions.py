@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pyarrow as pa
 
-from mlplatform.core.partitions import PARTITION_COLUMN
+from mlplatform.core.partitions import PARTITION_COLUMN, month_key
 
 if TYPE_CHECKING:  # scikit-learn: not at definitions' load
     from mlplatform.core.training import Prediction
@@ -71,9 +71,13 @@ def tag_distribution(rows: pd.DataFrame) -> dict[str, int]:
 def least_confident(
     predictions: pd.DataFrame, projects: pd.DataFrame, config: LabelingConfig = LabelingConfig()
 ) -> pd.DataFrame:
-    """The `queue_size` predictions with the lowest probability (ties by id), ranked from 1,
-    with the project's text for whoever labels it."""
+    """Each month's `queue_size` predictions with the lowest probability (ties by id), ranked
+    from 1 within the month, with the project's text for whoever labels it."""
     texts = projects[["id", "title", "description"]]
-    ranked = predictions.sort_values(["probability", "id"]).head(config.queue_size)
-    queue = ranked.merge(texts, on="id", how="left").assign(rank=range(1, len(ranked) + 1))
+    ordered = predictions.sort_values(["probability", "id"]).reset_index(drop=True)
+    months = month_key(ordered[PARTITION_COLUMN]) if len(ordered) else ordered["id"]
+    ranked = ordered.groupby(months.to_numpy(), sort=False).head(config.queue_size)
+    month = months.loc[ranked.index].to_numpy()
+    ranked = ranked.assign(rank=ranked.groupby(month, sort=False).cumcount() + 1, month=month)
+    queue = ranked.sort_values(["month", "rank"]).merge(texts, on="id", how="left")
     return queue[list(QUEUE_TYPES)].astype(QUEUE_TYPES)
