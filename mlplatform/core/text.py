@@ -24,6 +24,11 @@ def clean_text(text: str, stopwords: Iterable[str] = STOPWORDS) -> str:
     return " ".join(word for word in words if word not in stopwords)
 
 
+def one_project_text(title: str, description: str) -> str:
+    """`project_text` of one project, without a frame (a request's path)."""
+    return f"{title} {description}"
+
+
 def project_text(frame: pd.DataFrame) -> pd.Series:
     """The model's input: title + " " + description (missing parts count as empty)."""
     return frame["title"].fillna("").astype(str) + " " + frame["description"].fillna("").astype(str)
