@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, evaluate_automation_conditions
 
+from mlplatform.core.partitions import month_key
 from mlplatform.core.predictions import (
     LABELING_QUEUE_TABLE,
     PREDICTION_TYPES,
@@ -78,11 +79,17 @@ def test_every_project_is_predicted_by_the_champion_and_rescored_when_it_changes
     assert stored["tag"].tolist() == [p.tag for p in expected]
     assert stored["probability"].tolist() == pytest.approx([p.probability for p in expected])
 
+    # Each month's 10 least confident (or all of a smaller month), ranked within the month.
     queue = warehouse.read_table(LABELING_QUEUE_TABLE)
-    assert len(queue) == 10 < len(projects)
-    assert queue.sort_values("rank")["probability"].is_monotonic_increasing
-    unqueued = stored[~stored["id"].isin(queue["id"])]
-    assert unqueued["probability"].min() >= queue["probability"].max()
+    month_of = dict(zip(stored["id"], month_key(stored["created_on"]), strict=True))
+    for month, predicted in stored.groupby(month_key(stored["created_on"])):
+        queued = queue[queue["id"].map(month_of) == month].sort_values("rank")
+        assert len(queued) == min(10, len(predicted))
+        assert queued["rank"].tolist() == list(range(1, len(queued) + 1))
+        assert queued["probability"].is_monotonic_increasing
+        unqueued = predicted[~predicted["id"].isin(queued["id"])]
+        assert unqueued.empty or unqueued["probability"].min() >= queued["probability"].max()
+    assert len(queue) < len(stored)
     metadata = instance.get_latest_materialization_event(
         AssetKey(PREDICTIONS_TABLE)
     ).asset_materialization.metadata
