@@ -19,7 +19,7 @@ from mlplatform.core.evaluation import (
 from mlplatform.core.labels import OTHER, LabelConfig, fold_tags
 from mlplatform.core.scores import Metrics, TaggerScores
 from mlplatform.core.splits import in_holdout, split_dataset, stratified_sample
-from mlplatform.core.text import project_text
+from mlplatform.core.text import one_project_text, project_text
 from mlplatform.core.tuning import TrialRecord, TuningResult, fit_tagger, tune
 from mlplatform.core.tuning_config import TuningConfig
 
@@ -81,10 +81,9 @@ class Tagger:
         self, title: str, description: str, precision_mode: bool = False
     ) -> dict[str, Any]:
         """The tag of one project and the model's probability for its top class."""
-        text = f"{title} {description}"
-        probabilities = self.probabilities([text])[0]
-        tag = self.predict([text], precision_mode=precision_mode)[0]
-        return {"tag": str(tag), "probability": float(probabilities.max())}
+        (answer,) = self.predictions([one_project_text(title, description)])
+        tag = answer.precision_mode_tag if precision_mode else answer.tag
+        return {"tag": tag, "probability": answer.probability}
 
 
 @dataclass
