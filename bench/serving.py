@@ -34,7 +34,7 @@ from mlplatform.core.text import project_text
 from mlplatform.resources import build_model_registry
 from mlplatform.resources.model_registry import CHAMPION
 from mlplatform.resources.source import MadeWithMLSource
-from mlplatform.settings import Settings
+from mlplatform.settings import Settings, reveal
 from mlplatform_tests.support.mlops import register_tagger
 from mlplatform_tests.support.services import background, wait_for_http
 from mlplatform_tests.support.webserver import free_port
@@ -129,7 +129,7 @@ def main() -> None:
         home = Path(scratch) / "home"
         env = {**os.environ, "MLPLATFORM_HOME": str(home), "MLPLATFORM_SERVE_REFRESH_SECONDS": "1"}
         settings = Settings.from_env(env)
-        env["MLFLOW_TRACKING_URI"] = str(settings.mlflow_tracking_uri)
+        env["MLFLOW_TRACKING_URI"] = reveal(settings.mlflow_tracking_uri)
         registry = build_model_registry(settings)
         source = MadeWithMLSource(location=str(settings.source))
         projects, tags = source.read_projects(), source.read_tags()
@@ -144,7 +144,7 @@ def main() -> None:
         mlflow_command += ["--env-manager", "local", "--host", "127.0.0.1", "-p", str(theirs)]
         serve_command = [str(BIN / "mlplatform"), "serve", "--port", str(ours)]
         ours_body = json.dumps(PROJECT).encode()
-        theirs_body = json.dumps({"inputs": project_text(_frame()).tolist()}).encode()
+        theirs_body = json.dumps({"dataframe_records": [PROJECT]}).encode()
         results: dict = {}
         with (
             background(serve_command, env, Path(scratch) / "serve.log", ROOT) as serve,

@@ -10,6 +10,7 @@ import skops.io
 
 from mlplatform.core.embeddings import MAX_TOKENS, SentenceEmbeddings, sentence_encoder
 from mlplatform.core.model import CLASSIFIERS, SKOPS_TRUSTED_TYPES, build_pipeline
+from mlplatform.core.project_tagger import ProjectTagger
 
 # Written by sentence-transformers with torch (which this project does not install); how, in the
 # file's `produced_by`.
@@ -69,7 +70,7 @@ def test_every_pipeline_loads_with_the_stated_trusted_types(embeddings):
         params = {"classifier": classifier, "embeddings": embeddings, "alpha": 1e-4, "C": 1.0}
         for features in ("word", "char", "word+char_wb"):
             model = build_pipeline({**params, "features": features}, seed=0).fit(texts, labels)
-            dump = skops.io.dumps(model)
+            dump = skops.io.dumps(ProjectTagger(model, threshold=0.5))  # what is registered
             assert set(skops.io.get_untrusted_types(data=dump)) <= set(SKOPS_TRUSTED_TYPES)
-            loaded = skops.io.loads(dump, trusted=list(SKOPS_TRUSTED_TYPES))
+            loaded = skops.io.loads(dump, trusted=list(SKOPS_TRUSTED_TYPES)).pipeline
             assert np.allclose(loaded.predict_proba(texts), model.predict_proba(texts))

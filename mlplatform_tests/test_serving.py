@@ -26,7 +26,7 @@ from mlplatform.definitions import build_definitions
 from mlplatform.resources import build_warehouse
 from mlplatform.resources.model_registry import MlflowModelRegistry
 from mlplatform.serving.app import MAX_BATCH, NO_TEXT
-from mlplatform.settings import Settings
+from mlplatform.settings import Settings, reveal
 from mlplatform_tests.support.commands import BIN
 from mlplatform_tests.support.dataops import materialize_selection
 from mlplatform_tests.support.fixtures import make_projects_and_tags, write_source
@@ -152,6 +152,34 @@ def test_answers_are_the_champions(service: str, settings: Settings) -> None:
     assert "/predict/batch" in _request(f"{service}/openapi.json")[1]["paths"]
     with urllib.request.urlopen(f"{service}/docs", timeout=30) as docs:
         assert docs.status == 200
+
+
+def test_mlflow_models_serve_answers_as_the_service_does(service: str, settings: Settings) -> None:
+    """The standard path: `mlflow models serve` of `@champion` (named title and description
+    columns in) gives the service's tag, probabilities and precision-mode tag."""
+    port = free_port()
+    registry = registry_for(settings)
+    uri = f"models:/{registry.registered_model_name}@champion"
+    command = [str(BIN / "mlflow"), "models", "serve", "-m", uri, "--env-manager", "local"]
+    command += ["--host", "127.0.0.1", "-p", str(port), "-w", "1"]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": reveal(settings.mlflow_tracking_uri)}
+    log = settings.home / "mlflow-serve.log"
+    projects = [PROJECT, {"title": "", "description": "Reward and policy for an agent."}]
+    with background(command, env=env, log=log, cwd=log.parent) as process:
+        wait_for_http(f"http://127.0.0.1:{port}/ping", process, log)
+        status, theirs = _post(
+            f"http://127.0.0.1:{port}/invocations", {"dataframe_records": projects}
+        )
+    assert status == 200, theirs
+    status, ours = _post(f"{service}/predict/batch", {"projects": projects})
+    assert status == 200 and ours["version"] == registry.alias_version("champion")
+    for mine, mlflows in zip(ours["predictions"], theirs["predictions"], strict=True):
+        assert mlflows["tag"] == mine["tag"]
+        assert mlflows["precision_mode_tag"] == mine["precision_mode_tag"]
+        # A text's embedding moves in the 8th digit with the batch it was padded in (the service
+        # has met these texts alone before), as in the offline table's comparison.
+        assert mlflows["probability"] == pytest.approx(mine["probability"], abs=1e-6)
+        assert mlflows["probabilities"] == pytest.approx(mine["probabilities"], abs=1e-6)
 
 
 @pytest.mark.parametrize(

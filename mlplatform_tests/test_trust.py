@@ -4,6 +4,7 @@ never races, and a notification never undoes a decision."""
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from dagster import EnvVar, Failure, build_asset_context
 
 from mlplatform.core.model import SKOPS_TRUSTED_TYPES
 from mlplatform.core.model_files import package_versions, refusal_reasons
+from mlplatform.core.project_tagger import OUTPUT_COLUMNS
 from mlplatform.core.sources import (
     PROJECTS,
     SOURCE_ALIASES,
@@ -22,6 +24,7 @@ from mlplatform.core.sources import (
     read_table,
     shown,
 )
+from mlplatform.core.text import project_text
 from mlplatform.core.training import score_tagger
 from mlplatform.defs.deployment.assets import champion_model, model_evaluation
 from mlplatform.resources.duckdb_warehouse import DuckDBWarehouse
@@ -141,6 +144,40 @@ def test_a_model_that_trusts_more_or_adds_code_is_refused(
         )
     with pytest.raises(ModelRefusedError, match=reason):
         registry.load(str(info.registered_model_version))
+
+
+def test_the_pyfunc_answers_by_name_as_the_tagger_and_earlier_versions_still_load(
+    registry, labeled
+) -> None:
+    """MLflow's own loader (skops, the trusted types the version records) answers named title
+    and description columns as the platform's tagger does, with a signature that says so; a
+    version registered before that, holding the bare pipeline, still loads here."""
+    import mlflow.pyfunc
+
+    version = register_tagger(registry, labeled)
+    tagger = registry.load(version).tagger
+    projects = labeled[["title", "description"]].head(5)
+    uri = f"models:/{registry.registered_model_name}/{version}"
+    with registry.tracking.fluent():
+        pyfunc = mlflow.pyfunc.load_model(uri)
+    signature = pyfunc.metadata.signature
+    assert signature.inputs.input_names() == ["title", "description"]
+    assert signature.outputs.input_names() == list(OUTPUT_COLUMNS)
+    answers = pyfunc.predict(projects).to_dict("records")
+    assert answers == [asdict(p) for p in tagger.predictions(project_text(projects))]
+
+    with registry.tracking.fluent() as mlflow, start_run(registry, mlflow):
+        info = mlflow.sklearn.log_model(
+            tagger.estimator,
+            name="model",
+            registered_model_name=registry.registered_model_name,
+            pip_requirements=[],
+            metadata={"threshold": tagger.threshold, "other": tagger.other},
+            skops_trusted_types=list(SKOPS_TRUSTED_TYPES),
+        )
+    earlier = registry.load(str(info.registered_model_version)).tagger
+    assert earlier.threshold == tagger.threshold
+    assert earlier.predictions(project_text(projects)) == tagger.predictions(project_text(projects))
 
 
 def test_refusal_reasons_name_each_departure_from_what_the_platform_writes() -> None:

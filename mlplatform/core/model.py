@@ -28,6 +28,7 @@ CALIBRATION_FOLDS = 3  # the linear SVC's probabilities: so each class needs thi
 # trusted. Stated rather than read off a dump of each model (a dump at 100x takes ~24 s).
 SKOPS_TRUSTED_TYPES = (
     "mlplatform.core.embeddings.SentenceEmbeddings",
+    "mlplatform.core.project_tagger.ProjectTagger",
     "mlplatform.core.text.clean_texts",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",

@@ -73,21 +73,17 @@ class MlflowModelRegistry(ConfigurableResource):
 
     def register(self, model: TaggerModel) -> TaggerModel:
         """Log the tagger into its run and register it as a new version (with its tags)."""
-        import numpy as np
-        from mlflow.models import infer_signature
-
         from mlplatform.core.model import SKOPS_TRUSTED_TYPES, compact_vocabularies
         from mlplatform.core.model_files import REQUIREMENTS_KEY, package_versions
+        from mlplatform.core.project_tagger import ProjectTagger
 
         tagger = model.tagger
         compact_vocabularies(tagger.estimator)
-        example = np.array(["transformers for text classification with attention"], dtype=object)
         with self.tracking.fluent() as mlflow, mlflow.start_run(run_id=model.run_id):
             info = mlflow.sklearn.log_model(
-                tagger.estimator,
+                ProjectTagger.of(tagger),
                 name="model",
-                # The output's shape, not a prediction: registering encodes no text.
-                signature=infer_signature(example, np.zeros((1, len(tagger.classes)))),
+                signature=_signature(),
                 pip_requirements=[
                     f"{name}=={version}"
                     for name, version in package_versions(MODEL_PIP_PACKAGES).items()
@@ -116,6 +112,7 @@ class MlflowModelRegistry(ConfigurableResource):
 
         from mlplatform.core.model import SKOPS_TRUSTED_TYPES
         from mlplatform.core.model_files import package_versions, refusal_reasons
+        from mlplatform.core.project_tagger import ProjectTagger
         from mlplatform.core.training import Tagger
 
         model_version = self._call(
@@ -129,9 +126,12 @@ class MlflowModelRegistry(ConfigurableResource):
             if reasons:
                 raise ModelRefusedError(f"{name} is not loaded: " + "; ".join(reasons))
             model_file = local / mlmodel["flavors"]["sklearn"]["pickled_model"]
-            estimator = skops.io.load(model_file, trusted=list(SKOPS_TRUSTED_TYPES))
-        metadata = mlmodel.get("metadata") or {}
-        tagger = Tagger(estimator, metadata.get("threshold"), metadata.get("other", "other"))
+            saved = skops.io.load(model_file, trusted=list(SKOPS_TRUSTED_TYPES))
+        if isinstance(saved, ProjectTagger):
+            tagger = saved.tagger()
+        else:  # versions registered before the pyfunc answered by name hold the bare pipeline
+            metadata = mlmodel.get("metadata") or {}
+            tagger = Tagger(saved, metadata.get("threshold"), metadata.get("other", "other"))
         return TaggerModel(tagger, model_version.run_id, dict(model_version.tags), version)
 
     def _download_model(self, version: str, scratch: str) -> Path:
@@ -261,3 +261,22 @@ class MlflowModelRegistry(ConfigurableResource):
             raise LookupError(f"{self.registered_model_name} has no 'previous' version to restore")
         self._call(lambda c: c.get_model_version(self.registered_model_name, target))  # exists
         return self.promote(target, self.alias_version(CHAMPION)), target
+
+
+def _signature():
+    """What the pyfunc takes and answers (`ProjectTagger.predict`): named title and description
+    columns in; a column per `Prediction` field out."""
+    from dataclasses import fields
+
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Map, Schema
+
+    from mlplatform.core.project_tagger import INPUT_COLUMNS
+    from mlplatform.core.training import Prediction
+
+    # `Prediction`'s annotations, as written (the module postpones their evaluation)
+    column_types = {"str": "string", "float": "double", "dict[str, float]": Map("double")}
+    return ModelSignature(
+        inputs=Schema([ColSpec("string", column) for column in INPUT_COLUMNS]),
+        outputs=Schema([ColSpec(column_types[f.type], f.name) for f in fields(Prediction)]),
+    )
