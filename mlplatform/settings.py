@@ -20,6 +20,7 @@ from typing import Any
 from dagster import EnvVar
 
 from mlplatform.core.partitions import DEFAULT_FIRST_MONTH, parse_first_month
+from mlplatform.core.predictions import LabelingConfig
 from mlplatform.core.retention import RetentionConfig
 from mlplatform.core.sources import DEFAULT_SOURCE, SOURCE_ALIASES, is_http, without_credentials
 from mlplatform.core.tuning_config import TuningConfig
@@ -84,6 +85,7 @@ class Settings:
     source_as_of: str | None
     partitions_start: str
     accept_shrink: bool
+    label_budget: float
     ingestion: str
     warehouse: str
     duckdb_path: Path
@@ -133,6 +135,7 @@ class Settings:
                 environ.get(PARTITIONS_START_VAR) or DEFAULT_FIRST_MONTH, PARTITIONS_START_VAR
             ),
             accept_shrink=_flag(environ, "MLPLATFORM_ACCEPT_SHRINK"),
+            label_budget=_share(environ, "MLPLATFORM_LABEL_BUDGET", LabelingConfig.budget_share),
             ingestion=INGESTIONS.parse(environ),
             warehouse=WAREHOUSES.parse(environ),
             duckdb_path=_absolute(environ.get("MLPLATFORM_DUCKDB_PATH", home / "warehouse.duckdb")),
@@ -321,6 +324,13 @@ def _number(environ: Mapping[str, str], name: str, kind: type, default):
         return kind(value)
     except ValueError as error:
         raise ValueError(f"{name}={value!r}: expected {kind.__name__}") from error
+
+
+def _share(environ: Mapping[str, str], name: str, default: float) -> float:
+    value = _number(environ, name, float, default)
+    if not 0 < value <= 1:
+        raise ValueError(f"{name}={value!r}: expected a share of the month in (0, 1]")
+    return value
 
 
 def _absolute(path: str | Path) -> Path:

@@ -137,12 +137,12 @@ def test_failed_dbt_test_on_bigquery_blocks_training_and_keeps_the_table(
     assert materialize_all(settings, AssetSelection.groups("ingestion", "transformation")).success
     before = read_warehouse_table(settings, "labeled_projects")
 
-    write_source(source, projects, tags[1:])  # project 1 loses its tag
-    result = materialize_all(settings, THROUGH_TRAINING)
+    write_source(source, projects, tags.assign(tag=tags["tag"].mask(tags["id"] == 1, "  ")))
+    result = materialize_all(settings, THROUGH_TRAINING)  # project 1's label is blank
 
     assert not result.success
     checks = check_evaluations(result)
-    assert not checks["labeled_projects:not_null_labeled_projects_tag"].passed
+    assert not checks["labeled_projects:not_blank_labeled_projects_tag"].passed
     assert checks["labeled_projects:unique_labeled_projects_id"].passed
     assert not {"labeled_projects", "trained_model"} & materialized_keys(result)
     after = read_warehouse_table(settings, "labeled_projects")

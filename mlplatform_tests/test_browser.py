@@ -162,7 +162,7 @@ def test_labeled_projects_shows_passed_checks_row_count_and_preview(page) -> Non
     checks = ["gx_suite", "unique_labeled_projects_id", "not_null_labeled_projects_tag"]
     for check in checks:
         expect(page.get_by_text(check, exact=True).first).to_be_visible()
-    expect(page.get_by_text("Succeeded", exact=True)).to_have_count(6)  # gx_suite + 5 dbt tests
+    expect(page.get_by_text("Succeeded", exact=True)).to_have_count(7)  # gx_suite + 6 dbt tests
     expect(page.get_by_text("Failed", exact=True)).to_have_count(0)
     screenshot(page, "checks.png")
 

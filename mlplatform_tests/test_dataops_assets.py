@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dagster import DagsterEventType, DagsterInstance
+from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
 
 from mlplatform.definitions import build_definitions
 from mlplatform.resources import build_warehouse
@@ -31,6 +31,7 @@ ALL_CHECKS = {
     "labeled_projects:not_null_labeled_projects_title",
     "labeled_projects:not_null_labeled_projects_description",
     "labeled_projects:not_null_labeled_projects_tag",
+    "labeled_projects:not_blank_labeled_projects_tag",
 }
 
 
@@ -206,7 +207,8 @@ def test_a_shrinking_batch_needs_to_be_accepted(
 def test_failed_dbt_test_publishes_nothing(good_warehouse, settings_for, tmp_path) -> None:
     """dbt builds in the staging schema: a failing dbt test leaves the published table as it was."""
     projects, tags = make_projects_and_tags(seed=3)
-    source = write_source(tmp_path / "s", projects, tags[1:])  # project 1 has no tag
+    tags.loc[0, "tag"] = "  "  # project 1's label is blank: a string to every raw suite
+    source = write_source(tmp_path / "s", projects, tags)
     settings = _on_good_warehouse(good_warehouse, settings_for(source))
     before = read_warehouse_table(settings, "labeled_projects")
 
@@ -214,11 +216,31 @@ def test_failed_dbt_test_publishes_nothing(good_warehouse, settings_for, tmp_pat
 
     assert not result.success
     evaluations = check_evaluations(result)
-    assert not evaluations["labeled_projects:not_null_labeled_projects_tag"].passed
+    assert not evaluations["labeled_projects:not_blank_labeled_projects_tag"].passed
     assert evaluations["labeled_projects:unique_labeled_projects_id"].passed
     assert "labeled_projects" not in materialized_keys(result)
     assert "nothing was published" in _step_failure(result, "madewithml_dbt_models")
     pd.testing.assert_frame_equal(read_warehouse_table(settings, "labeled_projects"), before)
+
+
+def test_a_project_waiting_for_its_label_is_published_with_a_warning(
+    good_warehouse, settings_for, tmp_path
+) -> None:
+    """Labels arrive after projects: a project without one yet is a row with a null tag, and the
+    not_null test warns (it does not block)."""
+    projects, tags = make_projects_and_tags(seed=3)
+    source = write_source(tmp_path / "s", projects, tags[1:])  # project 1 has no label yet
+    settings = _on_good_warehouse(good_warehouse, settings_for(source))
+
+    result = materialize_dataops(settings)
+
+    assert result.success
+    evaluations = check_evaluations(result)
+    waiting = evaluations.pop("labeled_projects:not_null_labeled_projects_tag")
+    assert not waiting.passed and waiting.severity == AssetCheckSeverity.WARN
+    assert [name for name, e in evaluations.items() if not e.passed] == []
+    labeled = read_warehouse_table(settings, "labeled_projects").set_index("id")
+    assert len(labeled) == len(projects) and pd.isna(labeled.loc[1, "tag"])
 
 
 def test_failed_suite_on_the_staged_build_publishes_nothing(

@@ -73,6 +73,7 @@ def test_importing_definitions_has_no_side_effects() -> None:
                 "champion_model",
                 "champion_performance",
                 "drift_report",
+                "label_review",
                 "labeled_projects",
                 "labeling_queue",
                 "model_evaluation",

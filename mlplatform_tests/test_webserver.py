@@ -41,6 +41,7 @@ def test_webserver_serves_the_asset_graph(tmp_path: Path) -> None:
         "tags",
         "labeled_projects",
         "labeling_queue",
+        "label_review",
         "project_features",
         "project_predictions",
         "trained_model",
@@ -49,7 +50,7 @@ def test_webserver_serves_the_asset_graph(tmp_path: Path) -> None:
         "drift_report",
         "champion_performance",
     }
-    assert nodes["labeled_projects"]["hasAssetChecks"]
+    assert nodes["labeled_projects"]["hasAssetChecks"] and nodes["label_review"]["hasAssetChecks"]
     assert data["workspaceOrError"]["locationEntries"][0]["name"] == "mlplatform"
     resources = {
         r["name"]: {v["key"]: v for v in r["configuredValues"]}

@@ -60,7 +60,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "training_policy": TrainingPolicy(**settings.tuning.as_fields()),
         "promotion_policy": PromotionPolicy(),
         "monitoring_policy": MonitoringPolicy(),
-        "labeling_policy": LabelingPolicy(),
+        "labeling_policy": LabelingPolicy(budget_share=settings.label_budget),
         "retraining_policy": RetrainingPolicy(),
         "retention_policy": RetentionPolicy(**asdict(settings.retention)),
     }

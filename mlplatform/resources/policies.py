@@ -99,9 +99,12 @@ class MonitoringPolicy(ConfigurableResource):
 
 
 class LabelingPolicy(ConfigurableResource):
-    """How many of a month's least confident predictions `labeling_queue` offers."""
+    """The month's label budget and how `labeling_queue` spends it; when `label_review` asks a
+    person to look at a label (`LabelingConfig`)."""
 
-    queue_size: int = LabelingConfig.queue_size
+    budget_share: float = LabelingConfig.budget_share
+    max_tag_share: float = LabelingConfig.max_tag_share
+    review_confidence: float = LabelingConfig.review_confidence
 
     def labeling_config(self) -> LabelingConfig:
         return config_from(self, LabelingConfig)

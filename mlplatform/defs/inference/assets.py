@@ -1,12 +1,28 @@
-"""Batch inference: the champion's predictions for every project, and the labeling queue."""
+"""Batch inference: the champion's predictions for every project; from them, the month's labeling
+queue (active learning) and the labels a confident champion disagrees with (label QA)."""
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from mlplatform.core.features import FEATURE_TABLE
-from mlplatform.core.predictions import LABELING_QUEUE_TABLE, PREDICTIONS_TABLE
+from mlplatform.core.labels import OTHER
+from mlplatform.core.predictions import (
+    LABEL_REVIEW_TABLE,
+    LABELING_QUEUE_TABLE,
+    PREDICTIONS_TABLE,
+    tag_distribution,
+)
 from mlplatform.lib.automation import fresh_when_parents_update
 from mlplatform.lib.features import stored_features
-from mlplatform.lib.metadata import frame_metadata
+from mlplatform.lib.metadata import frame_metadata, preview_table
 from mlplatform.lib.ownership import ML_OWNERS
 from mlplatform.lib.partitions import MONTHLY_PARTITIONS, ONE_RUN, run_window
 from mlplatform.lib.retries import SERVICE_RETRY_POLICY
@@ -39,7 +55,7 @@ def project_predictions(
 ):
     """The champion's tag, probabilities and precision-mode tag for every project of the month,
     with the version that predicted them."""
-    from mlplatform.core.predictions import prediction_rows, tag_distribution
+    from mlplatform.core.predictions import prediction_rows
     from mlplatform.core.text import project_text
 
     window = run_window(context)
@@ -68,26 +84,77 @@ def project_predictions(
 @asset(
     **INFERENCE_ASSET_OPTIONS,
     kinds={"pandas"},
-    deps=[AssetKey(PREDICTIONS_TABLE)],
+    deps=[AssetKey(PREDICTIONS_TABLE), AssetKey("tags")],
     automation_condition=fresh_when_parents_update(),
 )
 def labeling_queue(
     context: AssetExecutionContext, warehouse: Warehouse, labeling_policy: LabelingPolicy
 ) -> MaterializeResult:
-    """The month's least confident predictions, ranked, for people to label first (the course's
-    active-learning step)."""
-    from mlplatform.core.predictions import least_confident
+    """The month's unlabeled projects the champion is least sure of, ranked, as many as the
+    month's label budget has left; no predicted tag takes more than its share while others wait
+    (the course's active-learning step)."""
+    from mlplatform.core.predictions import labeling_queue_rows
 
     window = run_window(context)
     predictions = warehouse.read_table(PREDICTIONS_TABLE, window)
+    labeled = warehouse.read_table("tags", window)["id"]
     projects = warehouse.read_table("projects", window)
-    queue = least_confident(predictions, projects, labeling_policy.labeling_config())
+    config = labeling_policy.labeling_config()
+    queue = labeling_queue_rows(predictions, projects, labeled, config)
     warehouse.publish_batch({LABELING_QUEUE_TABLE: queue}, window)
+    context.log.info(
+        f"{LABELING_QUEUE_TABLE} {window}: {len(queue)} projects to label; "
+        f"{predictions['id'].isin(labeled).sum()} of {len(predictions)} already labeled"
+    )
     return MaterializeResult(
         metadata={
             **frame_metadata(queue),
             "window": str(window),
             "of_predictions": len(predictions),
+            "already_labeled": int(predictions["id"].isin(labeled).sum()),
+            "budget_share": config.budget_share,
+            "queued_tags": MetadataValue.json(tag_distribution(queue)),
             "max_probability": round(float(queue["probability"].max()), 4) if len(queue) else 0,
         }
+    )
+
+
+@asset(
+    **INFERENCE_ASSET_OPTIONS,
+    kinds={"pandas"},
+    deps=[AssetKey(PREDICTIONS_TABLE), AssetKey("labeled_projects")],
+    automation_condition=fresh_when_parents_update(),
+    check_specs=[AssetCheckSpec("no_confident_disagreements", asset=LABEL_REVIEW_TABLE)],
+)
+def label_review(
+    context: AssetExecutionContext, warehouse: Warehouse, labeling_policy: LabelingPolicy
+):
+    """Label QA: the month's labels that a confident champion disagrees with, for a person to
+    look at. Nothing is dropped or changed; the check warns while any wait."""
+    from mlplatform.core.predictions import label_disagreements
+
+    window = run_window(context)
+    predictions = warehouse.read_table(PREDICTIONS_TABLE, window)
+    labeled = warehouse.read_table("labeled_projects", window)
+    config = labeling_policy.labeling_config()
+    review = label_disagreements(predictions, labeled, OTHER, config)
+    warehouse.publish_batch({LABEL_REVIEW_TABLE: review}, window)
+    preview = review[["id", "label", "tag", "probability"]].head(10)
+    yield MaterializeResult(
+        metadata={
+            **frame_metadata(review),
+            "window": str(window),
+            "of_labeled": len(labeled),
+            "review_confidence": config.review_confidence,
+        }
+    )
+    yield AssetCheckResult(
+        check_name="no_confident_disagreements",
+        passed=review.empty,
+        severity=AssetCheckSeverity.WARN,
+        description=(
+            f"{len(review)} of {len(labeled)} labels in {window} disagree with a champion at "
+            f"least {config.review_confidence:.0%} sure: see the {LABEL_REVIEW_TABLE} table"
+        ),
+        metadata={"disagreements": len(review), "first": preview_table(preview)},
     )
