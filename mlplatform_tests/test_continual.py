@@ -50,6 +50,25 @@ def test_drift_needs_enough_rows_and_flags_a_shifted_batch(tmp_path) -> None:
     assert ("text_content", "abs_text_content_drift") in {(t.name, t.method) for t in drifted.tests}
 
 
+def test_drift_on_projects_waiting_for_labels_needs_no_labels() -> None:
+    """Projects are monitored when they arrive; their labels come later. Without labels the
+    label test waits (a missing tag is never a category of its own) and the rest decide."""
+    reference = _profile(*make_projects_and_tags(rows=200, seed=1))
+    similar, similar_tags = make_projects_and_tags(rows=80, seed=2)
+    half_labeled = _profile(
+        similar, similar_tags.assign(tag=similar_tags["tag"].mask(similar_tags["id"] % 2 == 0))
+    )
+    calm = measure_drift(reference, half_labeled)
+    assert calm.status == NO_DRIFT and "label_distribution" in {t.name for t in calm.tests}
+
+    projects, tags = drifted_batch(80, first_id=1000, start="2020-06-01", end="2020-07-01")
+    unlabeled = _profile(projects, tags.assign(tag=None))
+    drifted = measure_drift(reference, unlabeled)
+    assert drifted.status == DRIFT
+    assert "label_distribution" not in {t.name for t in drifted.tests}
+    assert {"text_content"} <= {t.name for t in drifted.tests if t.drifted}
+
+
 def test_source_sensor_requests_ingestion_only_when_data_changes(tmp_path) -> None:
     instance = DagsterInstance.ephemeral()
     projects, tags = make_projects_and_tags(rows=40)
