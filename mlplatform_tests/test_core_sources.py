@@ -18,6 +18,7 @@ from mlplatform.core.sources import (
     tags_visible_as_of,
     visible_as_of,
 )
+from mlplatform.resources.source import MadeWithMLSource
 from mlplatform.settings import DBT_PROJECT_DIR
 from mlplatform_tests.support.fixtures import make_projects_and_tags, write_source
 from mlplatform_tests.support.standins.http_source import serve_directory
@@ -71,6 +72,32 @@ def test_as_of_hides_later_projects_and_their_tags(source_dir: Path) -> None:
     assert len(visible) == 5  # every other day from 2020-02-01
     tags = tags_visible_as_of(read_table(str(source_dir), TAGS), visible)
     assert set(tags["id"]) == set(visible["id"])
+
+
+def test_labels_arrive_when_they_were_given_not_with_their_projects(tmp_path: Path) -> None:
+    """A tags file may say when each label was given (`labeled_on`; blank: with the project):
+    as of a time, only labels given by then are known, and the raw table holds the tag only."""
+    projects, tags = make_projects_and_tags(rows=6)  # 2020-02-01 .. 2020-02-11
+    labeled_on = ["", "2020-02-05", "2020-03-01", "", "2020-03-20", ""]
+    write_source(tmp_path, projects, tags.assign(labeled_on=labeled_on))
+
+    def known(as_of: str | None) -> list[int]:
+        source = MadeWithMLSource(location=str(tmp_path), as_of=as_of)
+        frame = source.read_tags()
+        assert list(frame.columns) == ["id", "tag"]
+        return frame["id"].tolist()
+
+    assert known("2020-02-28") == [1, 2, 4, 6]  # 3 and 5 are labeled in March
+    assert known("2020-03-10") == [1, 2, 3, 4, 6]
+    assert known(None) == [1, 2, 3, 4, 5, 6]
+    # A label arriving changes no file, yet what a run would read changed.
+    before = MadeWithMLSource(location=str(tmp_path), as_of="2020-03-10 00:00").fingerprint()
+    after = MadeWithMLSource(location=str(tmp_path), as_of="2020-03-21 00:00").fingerprint()
+    assert before != after
+
+    write_source(tmp_path, projects, tags.assign(labeled_on=["", "soon", "", "", "", ""]))
+    with pytest.raises(SourceFormatError, match=r"tags.csv: column 'labeled_on' .*row 3: 'soon'"):
+        MadeWithMLSource(location=str(tmp_path)).read_tags()
 
 
 def test_bad_as_of_names_the_variable() -> None:

@@ -52,6 +52,8 @@ PROJECTS = TableSpec(
     "Made With ML projects: id, created_on, title, description.",
 )
 TAGS = TableSpec("tags", {"id": INTEGER, "tag": TEXT}, "The tag of each project: id, tag.")
+# An optional column of the tags file: when each label was given (see `labels_known_at`).
+LABELED_ON = "labeled_on"
 # The raw tables every ingestion backend lands, by name; dbt's sources and the GX suites
 # (gx/expectations/<name>.json) use the same names.
 RAW_TABLES = {spec.name: spec for spec in (PROJECTS, TAGS)}
@@ -247,10 +249,23 @@ def visible_as_of(projects: pd.DataFrame, as_of: pd.Timestamp | None) -> pd.Data
 
 
 def tags_visible_as_of(tags: pd.DataFrame, visible_projects: pd.DataFrame) -> pd.DataFrame:
-    """Tags carry no timestamp: a tag is visible when its project is."""
+    """A tag is visible when its project is (and, per `labels_known_at`, once labeled)."""
     if "id" not in tags.columns or "id" not in visible_projects.columns:
         return tags
     return tags[tags["id"].isin(visible_projects["id"])].reset_index(drop=True)
+
+
+def labels_known_at(tags: pd.DataFrame, as_of: pd.Timestamp | None, uri: str) -> pd.DataFrame:
+    """The tags labeled by `as_of`, without the optional `LABELED_ON` column (the raw table holds
+    what is known, not when it became so). Labels come after their projects: a tags file may say
+    when each was given; a blank `labeled_on` means labeled with the project. Without `as_of`
+    every tag in the file is known."""
+    if LABELED_ON not in tags.columns:
+        return tags
+    labeled_on = _cast(tags[LABELED_ON], TIMESTAMP, uri)  # a bad value is named, as_of or not
+    if as_of is not None:
+        tags = tags[labeled_on.isna() | (labeled_on <= as_of)]
+    return tags.drop(columns=LABELED_ON).reset_index(drop=True)
 
 
 def parse_as_of(value: str | None) -> pd.Timestamp | None:

@@ -23,6 +23,7 @@ from mlplatform.core.sources import (
     TAGS,
     SourceFormatError,
     file_fingerprint,
+    labels_known_at,
     parse_as_of,
     read_table,
     shown,
@@ -53,8 +54,9 @@ class MadeWithMLSource(ConfigurableResource):
         return visible_as_of(read_table(self.location, PROJECTS), parse_as_of(self.as_of))
 
     def read_tags(self) -> pd.DataFrame:
-        tags = read_table(self.location, TAGS)
-        if parse_as_of(self.as_of) is None:
+        as_of = parse_as_of(self.as_of)
+        tags = labels_known_at(read_table(self.location, TAGS), as_of, shown(self.uri(TAGS.name)))
+        if as_of is None:
             return tags
         return tags_visible_as_of(tags, self.read_projects())
 
@@ -87,7 +89,8 @@ class MadeWithMLSource(ConfigurableResource):
     def fingerprint(self) -> str:
         """Changes when the data a run would read changes (files, or rows visible as of)."""
         parts = [file_fingerprint(self.uri(table)) for table in RAW_TABLES]
-        if parse_as_of(self.as_of) is not None:
+        if parse_as_of(self.as_of) is not None:  # a label arriving changes no file
             visible = self.read_projects()
             parts += [str(len(visible)), str(visible["created_on"].max())]
+            parts.append(str(len(self.read_tags())))
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
