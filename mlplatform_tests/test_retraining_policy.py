@@ -198,6 +198,19 @@ def test_growth_fires_at_the_ratio_and_the_row_floor() -> None:
     assert not _decide(_performance(new_rows=1000, trained_rows=10), config=off).retrain
 
 
+def test_decay_and_growth_count_labels_as_they_arrive_and_say_what_waits() -> None:
+    """Projects arrive labeled later and partly: decay and growth use the labeled rows (the
+    event's counts) and their messages say how many newer projects wait for a label."""
+    waiting = _decide(_performance(new_rows=150, trained_rows=400, waiting_rows=250))
+    assert not waiting.retrain  # 150 labeled is 37.5 %: the 250 waiting do not count yet
+    assert "growth: 150 new labeled rows" in waiting.reason
+    assert waiting.reason.count("(250 newer projects wait for labels: not counted yet)") == 2
+    arrived = _decide(_performance(new_rows=400, trained_rows=400, waiting_rows=0))
+    assert arrived.retrain and "wait for labels" not in arrived.reason
+    first = PerformanceEvent(1, 1000.0, 60, 60, 0, waiting_rows=90)
+    assert "60 labeled training rows < 100 (90 newer projects wait" in _decide(first).reason
+
+
 def test_drift_fires_on_a_confirmed_report_and_every_rule_is_named() -> None:
     drift = DriftEvent(5, 1000.0, True, DRIFT)
     both = _decide(_performance(new_rows=300, trained_rows=400), drift)
@@ -248,7 +261,7 @@ def test_the_cursor_round_trips_and_forgets_an_older_sensors_keys() -> None:
 def test_performance_events_round_trip_through_stored_metadata() -> None:
     event = _performance(storage_id=3, timestamp=5.0)
     assert PerformanceEvent.from_stored(3, 5.0, {**event.stored_fields(), "rules": "x"}) == event
-    first = PerformanceEvent(3, 5.0, 120, 120, 0)
+    first = PerformanceEvent(3, 5.0, 120, 120, 0, waiting_rows=7)
     assert "champion_version" not in first.stored_fields()
     assert PerformanceEvent.from_stored(3, 5.0, first.stored_fields()) == first
 

@@ -57,6 +57,9 @@ class PerformanceEvent:
     trained_rows: int  # of those, the ones up to the champion's cutoff
     new_rows: int  # of those, the ones after it
     champion_version: str | None = None
+    # Projects after the cutoff still waiting for a label: labels come later and only for some,
+    # so decay and growth speak for the labeled rows only, and say so.
+    waiting_rows: int = 0
     new_f1: float | None = None
     test_f1: float | None = None
     change_high: float | None = None
@@ -177,8 +180,13 @@ def _drift_rule(event: DriftEvent, config: RetrainingConfig) -> Verdict:
 def performance_verdicts(event: PerformanceEvent, config: RetrainingConfig) -> list[Verdict]:
     """What the first-training, decay and growth rules make of one champion_performance."""
     if event.champion_version is None:
-        return [_first_training_rule(event, config)]
-    return [_decay_rule(event, config), _growth_rule(event, config)]
+        verdicts = [_first_training_rule(event, config)]
+    else:
+        verdicts = [_decay_rule(event, config), _growth_rule(event, config)]
+    if not event.waiting_rows:
+        return verdicts
+    waiting = f" ({event.waiting_rows} newer projects wait for labels: not counted yet)"
+    return [(rule, text + waiting, fired) for rule, text, fired in verdicts]
 
 
 def _first_training_rule(event: PerformanceEvent, config: RetrainingConfig) -> Verdict:

@@ -169,6 +169,11 @@ def train_tagger(
     )
 
 
+def unlabeled(frame: pd.DataFrame) -> int:
+    """How many projects of `frame` still wait for a label."""
+    return int(frame["tag"].isna().sum())
+
+
 def with_embedding_bound(config: TuningConfig, rows: int) -> TuningConfig:
     """`config` without sentence embeddings when `rows` exceed its `embedding_max_rows`."""
     bound = config.embedding_max_rows

@@ -214,7 +214,7 @@ def champion_performance(
     from mlplatform.core.performance import estimate_performance, monthly_scores
     from mlplatform.core.retraining import PerformanceEvent
     from mlplatform.core.text import project_text
-    from mlplatform.core.training import rows_at_cutoff
+    from mlplatform.core.training import rows_at_cutoff, unlabeled
     from mlplatform.lib.reporting import performance_figure
 
     window = run_window(context)
@@ -223,18 +223,21 @@ def champion_performance(
     version = model_registry.alias_version(CHAMPION)
     champion = model_registry.load(version) if version else None
     if champion is None:
-        so_far = CreationWindow.of(EARLIEST, window.end)
-        known = rows_at_cutoff(warehouse.read_table(LABELED_PROJECTS, so_far), None, labels)
+        so_far = warehouse.read_table(LABELED_PROJECTS, CreationWindow.of(EARLIEST, window.end))
+        known = rows_at_cutoff(so_far, None, labels)
         context.log.info(f"No champion yet: {known.training_rows} labeled training rows.")
-        event = PerformanceEvent(-1, 0.0, known.training_rows, len(known.trained), new_rows=0)
+        event = PerformanceEvent(
+            -1, 0.0, known.training_rows, len(known.trained), 0, waiting_rows=unlabeled(so_far)
+        )
         return MaterializeResult(metadata=performance_metadata(event, None, policy))
     cutoff = champion.tags.get("training_cutoff")
     since = CreationWindow.after(cutoff, window.end) if cutoff else window
+    arrived = warehouse.read_table(LABELED_PROJECTS, since)
     with stored_features(context, warehouse, window.end):
         baseline = champion_baseline(
             context, model_registry, warehouse, champion, training_policy, monitoring_policy
         )
-        new = rows_at_cutoff(warehouse.read_table(LABELED_PROJECTS, since), cutoff, labels).new
+        new = rows_at_cutoff(arrived, cutoff, labels).new
         new = new.assign(prediction=champion.tagger.predict(project_text(new)))
     estimate = estimate_performance(new, baseline.test, baseline.trained_rows, policy.confidence)
     event = PerformanceEvent(
@@ -247,6 +250,7 @@ def champion_performance(
         new_f1=estimate.new_f1.value if estimate.new_f1 else None,
         test_f1=estimate.test_f1.value if estimate.test_f1 else None,
         change_high=estimate.change.high if estimate.change else None,
+        waiting_rows=unlabeled(arrived),
     )
     context.log.info(
         f"champion v{version} (cutoff {cutoff}) up to {window.end:%Y-%m-%d}: "
