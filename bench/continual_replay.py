@@ -17,27 +17,41 @@ holdout_2023.csv after every step; those ids are withheld from the replayed sour
 The cool-down is 0 for all three: the replay compresses months into minutes of event time.
 Writes bench/results/continual_replay.{json,md,png}.
 
+`--label-delay` replays the same months as a deployment meets them: a project's tag becomes known
+`LABEL_DELAY_DAYS` after it arrives, and only for `LABEL_BUDGET` of each month's projects, chosen
+(a) at random or (b) from the month's `labeling_queue` (the champion's least sure, with its
+diversity guard; at random while there is no champion to rank them), for three seeds. Writes
+bench/results/continual_replay_delayed.{json,md}.
+
     uv run python bench/continual_replay.py [--trials 20]
+    uv run python bench/continual_replay.py --label-delay [--trials 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from dagster import DagsterInstance
+from import_time import commit_of
 
 from mlplatform.core.gate import GateConfig
+from mlplatform.core.partitions import CreationWindow, month_key
+from mlplatform.core.predictions import LABELING_QUEUE_TABLE
 from mlplatform.core.retraining import DRIFT
 from mlplatform.core.sources import SHIPPED_DATA_DIR
 from mlplatform.core.training import prepare_labeled, score_tagger
 from mlplatform.definitions import build_definitions
 from mlplatform.defs.monitoring.sensors import REASON_TAG, RULES_SEPARATOR, RULES_TAG
-from mlplatform.resources import build_model_registry
+from mlplatform.resources import build_model_registry, build_warehouse
 from mlplatform.resources.model_registry import CHAMPION
 from mlplatform.resources.policies import RetrainingPolicy, TrainingPolicy
 from mlplatform.settings import Settings
@@ -92,9 +106,16 @@ def champion_f1(registry, holdout: pd.DataFrame, version: str | None) -> float |
 
 
 def replay_policy(
-    policy: RetrainingPolicy, source: Path, home: Path, holdout: pd.DataFrame, trials: int
+    policy: RetrainingPolicy,
+    source: Path,
+    home: Path,
+    holdout: pd.DataFrame,
+    trials: int,
+    seed: int | None = None,
+    after_step: Callable[[Settings, str], None] | None = None,
 ) -> list[dict]:
-    """Every step of the replay under one policy, on its own instance and registry."""
+    """Every step of the replay under one policy, on its own instance and registry;
+    `after_step(settings, month)` runs after each step (the labelers' turn)."""
     loop = ContinualLoop(AutomationDriver(DagsterInstance.ephemeral()))
     overrides = {
         "training_policy": TrainingPolicy(n_trials=trials, cv_folds=3),
@@ -108,6 +129,7 @@ def replay_policy(
                 "MLPLATFORM_HOME": str(home),
                 "MLPLATFORM_SOURCE": str(source),
                 "MLPLATFORM_SOURCE_AS_OF": str(month_end),
+                **({"MLPLATFORM_SEED": str(seed)} if seed is not None else {}),
             }
         )
         registry = build_model_registry(settings)
@@ -137,6 +159,8 @@ def replay_policy(
             }
         )
         print(json.dumps({k: steps[-1][k] for k in ("as_of", "rules", "champion_f1")}), flush=True)
+        if after_step is not None:
+            after_step(settings, as_of)
     return steps
 
 
@@ -158,8 +182,9 @@ def summarize(steps: list[dict]) -> dict:
             regressions += step["champion_f1"] < previous - GateConfig.f1_tolerance
         previous = step["champion_f1"]
     return {
-        "mean_f1": sum(scored) / len(scored),
-        "mean_f1_second_half": sum(second_half) / len(second_half),
+        # None while no champion was ever scored (late labels can hold the first one back)
+        "mean_f1": sum(scored) / len(scored) if scored else None,
+        "mean_f1_second_half": sum(second_half) / len(second_half) if second_half else None,
         "steps_scored": len(scored),
         "retrainings": sum(s["retrained"] for s in steps),
         "train_seconds": sum(s["train_seconds"] for s in steps),
@@ -180,7 +205,13 @@ def main() -> None:
     parser.add_argument(
         "--redraw", action="store_true", help="redraw the plot and the tables from the results"
     )
+    parser.add_argument(
+        "--label-delay", action="store_true", help="labels late and partly (see the docstring)"
+    )
     args = parser.parse_args()
+    if args.label_delay:
+        replay_with_label_delay(args.trials)
+        return
     if args.redraw:
         saved = json.loads((RESULTS / "continual_replay.json").read_text())
         (RESULTS / "continual_replay.md").write_text(replay_markdown(saved))
@@ -222,6 +253,210 @@ def main() -> None:
     (RESULTS / "continual_replay.md").write_text(replay_markdown(result))
     save_plot(result)
     print(json.dumps({k: v for k, v in result.items() if k != "steps"}, indent=2))
+
+
+LABEL_DELAY_DAYS = 30
+LABEL_BUDGET = 0.3
+SEEDS = (0, 1, 2)
+STRATEGIES = ("random", "labeling_queue")
+
+
+class Labelers:
+    """The people who label: `LABEL_BUDGET` of each month's projects, `LABEL_DELAY_DAYS` after
+    each arrived, picked at random or from the month's `labeling_queue` (at random while it is
+    empty: no champion yet). Writes the replay's `tags.csv` with `labeled_on`."""
+
+    def __init__(self, source: Path, all_tags: pd.DataFrame, strategy: str, seed: int) -> None:
+        self.source, self.strategy = source, strategy
+        self.rng = np.random.default_rng(seed)
+        self.projects = pd.read_csv(source / "projects.csv", parse_dates=["created_on"])
+        self.tag_of = all_tags.set_index("id")["tag"]
+        self.labeled: list[pd.DataFrame] = []
+        self.months = month_key(self.projects["created_on"])
+        if strategy == "random":  # decided up front: the draw does not depend on the model
+            for month in sorted(self.months.unique()):
+                self._label(self._at_random(month))
+        self._write()
+
+    def after_step(self, settings: Settings, as_of: str) -> None:
+        """Label the months this step closed (the first step closes February and March)."""
+        if self.strategy == "random":
+            return
+        closed = [m for m in sorted(self.months.unique()) if m <= as_of]
+        for month in closed[len(self.labeled) :]:
+            queued = self._queued(settings, month)
+            self._label(queued if queued is not None else self._at_random(month))
+        self._write()
+
+    def _budget(self, month: str) -> int:
+        return math.ceil(LABEL_BUDGET * int((self.months == month).sum()))
+
+    def _at_random(self, month: str) -> pd.Series:
+        ids = self.projects.loc[self.months == month, "id"]
+        return ids.sample(n=self._budget(month), random_state=self.rng.integers(2**31))
+
+    def _queued(self, settings: Settings, month: str) -> pd.Series | None:
+        start = pd.Timestamp(month)
+        window = CreationWindow.of(start, start + pd.DateOffset(months=1))
+        warehouse = build_warehouse(settings)
+        if warehouse.row_count(LABELING_QUEUE_TABLE, window) is None:
+            return None  # no queue yet: no champion has predicted anything
+        queue = warehouse.read_table(LABELING_QUEUE_TABLE, window)
+        return queue.sort_values("rank")["id"].head(self._budget(month)) if len(queue) else None
+
+    def _label(self, ids: pd.Series) -> None:
+        rows = self.projects[self.projects["id"].isin(ids)]
+        delay = pd.Timedelta(days=LABEL_DELAY_DAYS)
+        self.labeled.append(
+            pd.DataFrame(
+                {
+                    "id": rows["id"],
+                    "tag": rows["id"].map(self.tag_of),
+                    "labeled_on": (rows["created_on"] + delay).dt.strftime("%Y-%m-%d %H:%M:%S"),
+                }
+            )
+        )
+
+    def _write(self) -> None:
+        frame = pd.concat(self.labeled) if self.labeled else pd.DataFrame(columns=["id", "tag"])
+        frame.to_csv(self.source / "tags.csv", index=False)
+
+
+def replay_with_label_delay(trials: int) -> None:
+    holdout = prepare_labeled(pd.read_csv(SHIPPED_DATA_DIR / "holdout_2023.csv"))
+    started = time.perf_counter()
+    runs: dict[str, dict[str, dict[int, list[dict]]]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        full = write_replay_source(Path(scratch) / "full", set(holdout["id"]))
+        all_tags = pd.read_csv(full / "tags.csv")
+        for strategy in STRATEGIES:
+            for name, policy in POLICIES.items():
+                for seed in SEEDS:
+                    print(f"--- {strategy} {name} seed {seed}", flush=True)
+                    run = Path(scratch) / f"{strategy}-{name}-{seed}"
+                    source = run / "source"
+                    source.mkdir(parents=True)
+                    shutil.copy(full / "projects.csv", source / "projects.csv")
+                    labelers = Labelers(source, all_tags, strategy, seed)
+                    steps = replay_policy(
+                        policy, source, run / "home", holdout, trials, seed, labelers.after_step
+                    )
+                    runs.setdefault(strategy, {}).setdefault(name, {})[seed] = steps
+    result = delayed_result(runs, trials, time.perf_counter() - started)
+    (RESULTS / "continual_replay_delayed.json").write_text(
+        json.dumps(result, indent=2, default=str) + "\n"
+    )
+    (RESULTS / "continual_replay_delayed.md").write_text(delayed_markdown(result))
+    print(json.dumps({k: v for k, v in result.items() if k != "steps"}, indent=2))
+
+
+def delayed_result(runs: dict, trials: int, seconds: float) -> dict:
+    """Per strategy and policy: each seed's summary and the mean and spread over seeds; the
+    goals as verdicts."""
+    policies = {
+        strategy: {
+            name: _over_seeds({seed: summarize(steps) for seed, steps in by_seed.items()})
+            for name, by_seed in by_policy.items()
+        }
+        for strategy, by_policy in runs.items()
+    }
+    never_worse = {
+        strategy: {
+            name: all(
+                mine["champion_f1"] >= theirs["champion_f1"] - 1e-9
+                for seed in SEEDS
+                for mine, theirs in zip(
+                    by_policy[name][seed], by_policy["frozen"][seed], strict=True
+                )
+                if theirs["champion_f1"] is not None and mine["champion_f1"] is not None
+            )
+            for name in by_policy
+        }
+        for strategy, by_policy in runs.items()
+    }
+    verdicts = {}
+    for strategy, by_policy in policies.items():
+        platform, oracle = by_policy["platform"], by_policy["oracle"]
+        ratio = platform["mean_f1"]["mean"] / oracle["mean_f1"]["mean"]
+        share = platform["retrainings"]["mean"] / max(oracle["retrainings"]["mean"], 1e-9)
+        acted = [s["injected_batch_acted_on"] for s in platform["seeds"].values()]
+        regressions = sum(p["regressions_promoted"]["total"] for p in by_policy.values())
+        verdicts |= {
+            f"{strategy}/platform_f1_vs_oracle": _verdict(ratio, 0.98, ratio >= 0.98),
+            f"{strategy}/retrainings_vs_oracle": _verdict(share, 0.5, share <= 0.5),
+            f"{strategy}/injected_batch_acted_on_at_its_step": _verdict(
+                acted, INJECTED_STEP, all(a == INJECTED_STEP for a in acted)
+            ),
+            f"{strategy}/regressions_promoted": _verdict(regressions, 0, regressions == 0),
+            f"{strategy}/never_worse_than_frozen": _verdict(
+                never_worse[strategy]["platform"], True, never_worse[strategy]["platform"]
+            ),
+        }
+    active = policies["labeling_queue"]["platform"]["mean_f1"]
+    passive = policies["random"]["platform"]["mean_f1"]
+    verdicts["platform_active_vs_random_mean_f1"] = _verdict(
+        active["mean"] - passive["mean"], "> 0", active["mean"] > passive["mean"]
+    )
+    return {
+        "what": "Made With ML projects replayed by MLPLATFORM_SOURCE_AS_OF, one injected batch; "
+        f"labels {LABEL_DELAY_DAYS} days late for {LABEL_BUDGET:.0%} of each month",
+        "commit": commit_of(ROOT),
+        "holdout": "holdout_2023.csv (its ids withheld from the replayed source)",
+        "trials_per_training": trials,
+        "seeds": list(SEEDS),
+        "seconds": seconds,
+        "policies": policies,
+        "champion_never_worse_than_frozen": never_worse,
+        "verdicts": verdicts,
+        "steps": runs,
+    }
+
+
+def _over_seeds(summaries: dict[int, dict]) -> dict:
+    numbers = ("mean_f1", "retrainings", "regressions_promoted", "promotions")
+    out: dict = {"seeds": summaries}
+    for key in numbers:
+        values = [s[key] for s in summaries.values() if s[key] is not None] or [float("nan")]
+        out[key] = {
+            "mean": float(np.mean(values)),
+            "min": float(np.min(values)),
+            "max": float(np.max(values)),
+            "std": float(np.std(values)),
+            "total": float(np.sum(values)),
+        }
+    return out
+
+
+def _verdict(value, goal, met: bool) -> dict:
+    return {"value": value, "goal": goal, "met": bool(met)}
+
+
+def delayed_markdown(result: dict) -> str:
+    lines = [
+        "# Continual replay with late, partial labels",
+        "",
+        f"{result['what']}; {result['trials_per_training']} optuna trials per training; seeds "
+        f"{result['seeds']}; {result['seconds']:.0f} s in all; commit {result['commit']}.",
+        "",
+        "| labeling | policy | mean F1 (mean over seeds) | min to max | retrainings (mean) "
+        "| regressions promoted | injected batch acted on |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for strategy, by_policy in result["policies"].items():
+        for name, p in by_policy.items():
+            acted = {s["injected_batch_acted_on"] or "never" for s in p["seeds"].values()}
+            lines.append(
+                f"| {strategy} | {name} | {p['mean_f1']['mean']:.3f} | "
+                f"{p['mean_f1']['min']:.3f} to {p['mean_f1']['max']:.3f} | "
+                f"{p['retrainings']['mean']:.1f} | {p['regressions_promoted']['total']:.0f} | "
+                f"{', '.join(sorted(acted))} |"
+            )
+    lines += ["", "| goal | value | goal | met |", "|---|---|---|---|"]
+    for name, v in result["verdicts"].items():
+        value = f"{v['value']:.3f}" if isinstance(v["value"], float) else v["value"]
+        lines.append(f"| {name} | {value} | {v['goal']} | {v['met']} |")
+    lines.append("")
+    return "\n".join(lines)
 
 
 def save_plot(result: dict) -> None:

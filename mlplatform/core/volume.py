@@ -26,10 +26,19 @@ class VolumeVerdict:
 
 
 def check_volume(
-    table: str, rows: int, stored_rows: int | None, config: VolumeConfig = VolumeConfig()
+    table: str,
+    rows: int,
+    stored_rows: int | None,
+    config: VolumeConfig = VolumeConfig(),
+    may_arrive_later: bool = False,
 ) -> VolumeVerdict:
-    """An empty batch never passes; a shrink beyond the limit passes only when accepted."""
+    """An empty batch never passes, except for rows that `may_arrive_later` (labels come after
+    their projects) where nothing is stored: it then replaces nothing. A shrink beyond the limit
+    passes only when accepted."""
     kept = f"the stored table ({stored_rows} rows) is kept" if stored_rows else "nothing is stored"
+    if rows == 0 and may_arrive_later and not stored_rows:
+        reason = f"{table}: no rows yet (they arrive later); nothing was stored, nothing is lost"
+        return VolumeVerdict(table, rows, stored_rows, True, reason)
     if rows == 0:
         return VolumeVerdict(
             table, rows, stored_rows, False, f"{table}: the batch has no rows; {kept}"

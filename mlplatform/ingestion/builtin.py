@@ -34,7 +34,7 @@ from dagster import (
 )
 
 from mlplatform.core.partitions import changed_months
-from mlplatform.core.sources import RAW_TABLES, SourceError, data_fingerprint, shown
+from mlplatform.core.sources import RAW_TABLES, TAGS, SourceError, data_fingerprint, shown
 from mlplatform.core.validation import SuiteOutcome
 from mlplatform.core.volume import VolumeVerdict, check_volume
 from mlplatform.ingestion.jobs import ingestion_job
@@ -111,6 +111,7 @@ def raw_tables(
                 len(frame),
                 warehouse.row_count(name, window),
                 ingestion_policy.volume_config(),
+                may_arrive_later=name == TAGS.name,  # a month's labels come after its projects
             ),
         )
         for name, frame in frames.items()
