@@ -324,7 +324,7 @@ class Labelers:
 
 def replay_with_label_delay(trials: int) -> None:
     holdout = prepare_labeled(pd.read_csv(SHIPPED_DATA_DIR / "holdout_2023.csv"))
-    started = time.perf_counter()
+    commit, started = commit_of(ROOT), time.perf_counter()  # the code measured, not later edits
     runs: dict[str, dict[str, dict[int, list[dict]]]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         full = write_replay_source(Path(scratch) / "full", set(holdout["id"]))
@@ -342,7 +342,7 @@ def replay_with_label_delay(trials: int) -> None:
                         policy, source, run / "home", holdout, trials, seed, labelers.after_step
                     )
                     runs.setdefault(strategy, {}).setdefault(name, {})[seed] = steps
-    result = delayed_result(runs, trials, time.perf_counter() - started)
+    result = delayed_result(runs, trials, time.perf_counter() - started, commit)
     (RESULTS / "continual_replay_delayed.json").write_text(
         json.dumps(result, indent=2, default=str) + "\n"
     )
@@ -350,7 +350,7 @@ def replay_with_label_delay(trials: int) -> None:
     print(json.dumps({k: v for k, v in result.items() if k != "steps"}, indent=2))
 
 
-def delayed_result(runs: dict, trials: int, seconds: float) -> dict:
+def delayed_result(runs: dict, trials: int, seconds: float, commit: str) -> dict:
     """Per strategy and policy: each seed's summary and the mean and spread over seeds; the
     goals as verdicts."""
     policies = {
@@ -400,7 +400,7 @@ def delayed_result(runs: dict, trials: int, seconds: float) -> dict:
     return {
         "what": "Made With ML projects replayed by MLPLATFORM_SOURCE_AS_OF, one injected batch; "
         f"labels {LABEL_DELAY_DAYS} days late for {LABEL_BUDGET:.0%} of each month",
-        "commit": commit_of(ROOT),
+        "commit": commit,
         "holdout": "holdout_2023.csv (its ids withheld from the replayed source)",
         "trials_per_training": trials,
         "seeds": list(SEEDS),
