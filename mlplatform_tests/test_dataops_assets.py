@@ -243,6 +243,31 @@ def test_a_project_waiting_for_its_label_is_published_with_a_warning(
     assert len(labeled) == len(projects) and pd.isna(labeled.loc[1, "tag"])
 
 
+def test_labels_may_come_after_their_projects_but_never_vanish(settings_for, tmp_path) -> None:
+    """A month may land before any of its labels (the volume guard lets an empty tags batch pass
+    where nothing is stored); labels that came are published; an empty tags file never replaces
+    them."""
+    projects, tags = make_projects_and_tags()
+    source = write_source(tmp_path / "s", projects, tags[:0])
+    settings = settings_for(source)
+
+    first = materialize_dataops(settings)
+    assert first.success
+    verdict = check_evaluations(first)["tags:row_volume"]
+    assert verdict.passed and "no rows yet (they arrive later)" in verdict.description
+    assert read_warehouse_table(settings, "labeled_projects")["tag"].isna().all()
+
+    write_source(source, projects, tags)  # the labels arrive
+    assert materialize_dataops(settings).success
+    assert read_warehouse_table(settings, "labeled_projects")["tag"].notna().all()
+
+    write_source(source, projects, tags[:0])  # an outage empties the file: refused
+    refused = materialize_dataops(settings)
+    assert not refused.success
+    assert not check_evaluations(refused)["tags:row_volume"].passed
+    assert len(read_warehouse_table(settings, "tags")) == len(tags)
+
+
 def test_failed_suite_on_the_staged_build_publishes_nothing(
     good_warehouse, settings_for, tmp_path
 ) -> None:
