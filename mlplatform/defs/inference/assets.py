@@ -124,7 +124,13 @@ def labeling_queue(
     kinds={"pandas"},
     deps=[AssetKey(PREDICTIONS_TABLE), AssetKey("labeled_projects")],
     automation_condition=fresh_when_parents_update(),
-    check_specs=[AssetCheckSpec("no_confident_disagreements", asset=LABEL_REVIEW_TABLE)],
+    check_specs=[
+        AssetCheckSpec(
+            "no_confident_disagreements",
+            asset=LABEL_REVIEW_TABLE,
+            description="No label of the month waits for review (warns, never blocks).",
+        )
+    ],
 )
 def label_review(
     context: AssetExecutionContext, warehouse: Warehouse, labeling_policy: LabelingPolicy
