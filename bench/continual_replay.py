@@ -36,6 +36,8 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -323,31 +325,38 @@ class Labelers:
 
 
 def replay_with_label_delay(trials: int) -> None:
+    """Each labeling strategy in a process of its own (the runs are single-threaded)."""
     holdout = prepare_labeled(pd.read_csv(SHIPPED_DATA_DIR / "holdout_2023.csv"))
     commit, started = commit_of(ROOT), time.perf_counter()  # the code measured, not later edits
-    runs: dict[str, dict[str, dict[int, list[dict]]]] = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        full = write_replay_source(Path(scratch) / "full", set(holdout["id"]))
-        all_tags = pd.read_csv(full / "tags.csv")
-        for strategy in STRATEGIES:
-            for name, policy in POLICIES.items():
-                for seed in SEEDS:
-                    print(f"--- {strategy} {name} seed {seed}", flush=True)
-                    run = Path(scratch) / f"{strategy}-{name}-{seed}"
-                    source = run / "source"
-                    source.mkdir(parents=True)
-                    shutil.copy(full / "projects.csv", source / "projects.csv")
-                    labelers = Labelers(source, all_tags, strategy, seed)
-                    steps = replay_policy(
-                        policy, source, run / "home", holdout, trials, seed, labelers.after_step
-                    )
-                    runs.setdefault(strategy, {}).setdefault(name, {})[seed] = steps
+    with ProcessPoolExecutor(len(STRATEGIES), mp_context=get_context("spawn")) as pool:
+        futures = {s: pool.submit(replay_strategy, s, holdout, trials) for s in STRATEGIES}
+        runs = {strategy: future.result() for strategy, future in futures.items()}
     result = delayed_result(runs, trials, time.perf_counter() - started, commit)
     (RESULTS / "continual_replay_delayed.json").write_text(
         json.dumps(result, indent=2, default=str) + "\n"
     )
     (RESULTS / "continual_replay_delayed.md").write_text(delayed_markdown(result))
     print(json.dumps({k: v for k, v in result.items() if k != "steps"}, indent=2))
+
+
+def replay_strategy(strategy: str, holdout: pd.DataFrame, trials: int) -> dict:
+    """Every policy and seed under one labeling strategy: {policy: {seed: steps}}."""
+    runs: dict[str, dict[int, list[dict]]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        full = write_replay_source(Path(scratch) / "full", set(holdout["id"]))
+        all_tags = pd.read_csv(full / "tags.csv")
+        for name, policy in POLICIES.items():
+            for seed in SEEDS:
+                print(f"--- {strategy} {name} seed {seed}", flush=True)
+                run = Path(scratch) / f"{name}-{seed}"
+                source = run / "source"
+                source.mkdir(parents=True)
+                shutil.copy(full / "projects.csv", source / "projects.csv")
+                labelers = Labelers(source, all_tags, strategy, seed)
+                runs.setdefault(name, {})[seed] = replay_policy(
+                    policy, source, run / "home", holdout, trials, seed, labelers.after_step
+                )
+    return runs
 
 
 def delayed_result(runs: dict, trials: int, seconds: float, commit: str) -> dict:
