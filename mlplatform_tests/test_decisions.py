@@ -403,6 +403,10 @@ def test_rows_at_the_cutoff_were_seen_and_rows_after_it_are_new() -> None:
     assert seen["id"].max() == 30 and new["id"].min() == 31
     # The window counts back from the newest row, exclusively.
     assert len(rows_after(frame, cutoff, window_days=10)) == 10
+    # Projects still waiting for a label are new rows too: drift is measured on them at once.
+    waiting = frame.assign(tag=frame["tag"].mask(frame["id"] % 2 == 0))
+    new = rows_after(waiting, cutoff)
+    assert new["id"].tolist() == list(range(31, 61)) and new["tag"].isna().sum() == 15
 
 
 # --- automation and the defaults a deployment starts with -----------------------------------

@@ -257,15 +257,17 @@ def rows_after(
     label_config: LabelConfig = LabelConfig(),
     window_days: float | None = None,
 ) -> pd.DataFrame:
-    """Rows that arrived after a model's training cutoff; with `window_days`, only the newest.
+    """Projects that arrived after a model's training cutoff, labeled or not (tags folded where
+    there is one: drift needs no labels); with `window_days`, only the newest.
 
     Without a window, months of unseen rows pile up and dilute a sudden shift in the latest one.
     """
-    labeled = prepare_labeled(frame, label_config)
+    waiting = frame[frame["tag"].isna()]
+    rows = pd.concat([prepare_labeled(frame, label_config), waiting], ignore_index=True)
     if not cutoff:
-        return labeled.iloc[0:0]
-    created = pd.to_datetime(labeled["created_on"])
+        return rows.iloc[0:0]
+    created = pd.to_datetime(rows["created_on"])
     keep = created > pd.Timestamp(cutoff)
     if window_days and keep.any():
         keep &= created > created[keep].max() - pd.Timedelta(days=window_days)
-    return labeled[keep].reset_index(drop=True)
+    return rows[keep].sort_values(["created_on", "id"]).reset_index(drop=True)
