@@ -32,10 +32,6 @@ class ProjectTagger:
     def of(cls, tagger: Tagger) -> ProjectTagger:
         return cls(tagger.estimator, tagger.threshold, tagger.other)
 
-    @property
-    def classes_(self):
-        return self.pipeline.classes_
-
     def tagger(self) -> Tagger:
         return Tagger(self.pipeline, self.threshold, self.other)
 

@@ -102,16 +102,17 @@ def labeling_queue(
     config = labeling_policy.labeling_config()
     queue = labeling_queue_rows(predictions, projects, labeled, config)
     warehouse.publish_batch({LABELING_QUEUE_TABLE: queue}, window)
+    already_labeled = int(predictions["id"].isin(labeled).sum())
     context.log.info(
         f"{LABELING_QUEUE_TABLE} {window}: {len(queue)} projects to label; "
-        f"{predictions['id'].isin(labeled).sum()} of {len(predictions)} already labeled"
+        f"{already_labeled} of {len(predictions)} already labeled"
     )
     return MaterializeResult(
         metadata={
             **frame_metadata(queue),
             "window": str(window),
             "of_predictions": len(predictions),
-            "already_labeled": int(predictions["id"].isin(labeled).sum()),
+            "already_labeled": already_labeled,
             "budget_share": config.budget_share,
             "queued_tags": MetadataValue.json(tag_distribution(queue)),
             "max_probability": round(float(queue["probability"].max()), 4) if len(queue) else 0,
