@@ -51,6 +51,8 @@ GCP_PROJECT = re.compile(r"([a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
 
 # Where `mlflow ui` serves a local store (the README's command); a tracking server is its own UI.
 LOCAL_MLFLOW_UI = "http://127.0.0.1:5000"
+# A self-managed Airbyte's server (`abctl local install`), whose API URLs derive from it.
+AIRBYTE_LOCAL_URL = "http://localhost:8000"
 
 # A value that may hold credentials: an `EnvVar` when it came from the process environment.
 Secret = str | EnvVar
@@ -212,7 +214,7 @@ class AirbyteSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], home: Path, secrets: _Secrets) -> AirbyteSettings:
-        server = (environ.get("MLPLATFORM_AIRBYTE_URL") or "http://localhost:8000").rstrip("/")
+        server = (environ.get("MLPLATFORM_AIRBYTE_URL") or AIRBYTE_LOCAL_URL).rstrip("/")
         return cls(
             cloud=_flag(environ, "MLPLATFORM_AIRBYTE_CLOUD"),
             rest_api_url=environ.get("MLPLATFORM_AIRBYTE_REST_API_URL")
@@ -337,3 +339,225 @@ def _absolute(path: str | Path) -> Path:
     """Relative paths are taken from the project root, so dbt and Python agree on them."""
     path = Path(path).expanduser()
     return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+@dataclass(frozen=True)
+class Variable:
+    """An environment variable the settings read: the `Settings` field it sets (its value with
+    nothing set is the default) or, for one read only to derive others, its `default`."""
+
+    name: str
+    meaning: str
+    field: str | None = None
+    default: str | None = None
+
+
+# Every variable `Settings.from_env` reads, for the reference (docs/reference/settings.md); a
+# test fails when one is read and missing here, or listed and no longer read.
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "MLPLATFORM_HOME",
+        "Local state: warehouse, Dagster storage, MLflow, optuna, reports.",
+        "home",
+    ),
+    Variable(
+        SOURCE_VAR,
+        "Where `projects.csv` and `tags.csv` are: a local path, `http(s)`, `s3`, `gs`/`gcs`, "
+        "`az`/`abfs(s)` (files up to 1 GiB); `public` = the same files at GitHub, `shipped` = "
+        "the copy in the package. May hold credentials (a presigned URL).",
+        "source",
+    ),
+    Variable(
+        "MLPLATFORM_SOURCE_AS_OF",
+        "Hide rows created (and labels given) after this timestamp.",
+        "source_as_of",
+    ),
+    Variable(
+        PARTITIONS_START_VAR,
+        "The first monthly partition (a month's first day); older rows belong to no partition.",
+        "partitions_start",
+    ),
+    Variable(
+        "MLPLATFORM_ACCEPT_SHRINK",
+        "`1` publishes a batch that shrinks a raw table beyond the volume guard's limit "
+        "(never an empty one).",
+        "accept_shrink",
+    ),
+    Variable(
+        "MLPLATFORM_LABEL_BUDGET",
+        "The share of a month's projects people label: `labeling_queue` offers what the "
+        "month's labels leave of it.",
+        "label_budget",
+    ),
+    Variable(
+        "MLPLATFORM_INGESTION", "The ingestion backend: the CSV loader or Airbyte.", "ingestion"
+    ),
+    Variable(
+        "MLPLATFORM_WAREHOUSE", "The warehouse backend; it also picks the dbt target.", "warehouse"
+    ),
+    Variable("MLPLATFORM_DUCKDB_PATH", "The DuckDB warehouse file.", "duckdb_path"),
+    Variable(
+        "MLPLATFORM_WAREHOUSE_SCHEMA",
+        "Schema (BigQuery: dataset) shared by the IO manager and dbt; letters, digits, `_`. "
+        "dbt builds in `<schema>_staging` beside it.",
+        "warehouse_schema",
+    ),
+    Variable(
+        "MLPLATFORM_WAREHOUSE_LOCK_TIMEOUT",
+        "Seconds a step waits for another process to let go of the DuckDB file before it fails.",
+        "warehouse_lock_timeout_seconds",
+    ),
+    Variable(
+        "MLPLATFORM_BIGQUERY_PROJECT",
+        "The Google Cloud project of the BigQuery warehouse.",
+        "bigquery_project",
+    ),
+    Variable("GOOGLE_CLOUD_PROJECT", "Read when `MLPLATFORM_BIGQUERY_PROJECT` is unset."),
+    Variable(
+        "MLPLATFORM_BIGQUERY_LOCATION",
+        "The location of BigQuery jobs and datasets (also dbt's).",
+        "bigquery_location",
+    ),
+    Variable(
+        BIGQUERY_CREDENTIALS_VAR,
+        "A base64 service-account key; unset: Google's application default credentials, "
+        "which dbt's `bigquery` target also uses.",
+        "bigquery_credentials",
+    ),
+    Variable(
+        "MLPLATFORM_DBT_EXECUTABLE",
+        "The dbt that builds the models; unset: the `dbt` beside the Python running Dagster.",
+        "dbt_executable",
+    ),
+    Variable(
+        "MLPLATFORM_AIRBYTE_URL",
+        "A self-managed Airbyte's server; both API URLs below derive from it.",
+        default=AIRBYTE_LOCAL_URL,
+    ),
+    Variable("MLPLATFORM_AIRBYTE_CLOUD", "`1`: Airbyte Cloud and its fixed URLs.", "airbyte.cloud"),
+    Variable(
+        "MLPLATFORM_AIRBYTE_REST_API_URL", "Airbyte's public REST API.", "airbyte.rest_api_url"
+    ),
+    Variable(
+        "MLPLATFORM_AIRBYTE_CONFIGURATION_API_URL",
+        "Airbyte's configuration API.",
+        "airbyte.configuration_api_url",
+    ),
+    Variable(
+        "MLPLATFORM_AIRBYTE_WORKSPACE_ID",
+        "The Airbyte workspace (required with `MLPLATFORM_INGESTION=airbyte`).",
+        "airbyte.workspace_id",
+    ),
+    Variable(
+        "MLPLATFORM_AIRBYTE_CONNECTION",
+        "The connection that lands `projects` and `tags`.",
+        "airbyte.connection",
+    ),
+    Variable(AIRBYTE_CLIENT_ID_VAR, "Application client id.", "airbyte.client_id"),
+    Variable(AIRBYTE_CLIENT_SECRET_VAR, "Application client secret.", "airbyte.client_secret"),
+    Variable(
+        "MLPLATFORM_AIRBYTE_USERNAME", "Basic-auth user (self-managed only).", "airbyte.username"
+    ),
+    Variable(AIRBYTE_PASSWORD_VAR, "Basic-auth password (self-managed only).", "airbyte.password"),
+    Variable(
+        "MLPLATFORM_AIRBYTE_STATE",
+        "The cached workspace definitions load from (`mlplatform airbyte-state` refreshes it).",
+        "airbyte.state_path",
+    ),
+    Variable(
+        "MLPLATFORM_AIRBYTE_SYNC_INTERVAL",
+        "The `airbyte_sync_sensor` syncs the connection once per this many seconds.",
+        "airbyte.sync_interval_seconds",
+    ),
+    Variable(
+        "MLPLATFORM_AIRBYTE_POLL_INTERVAL",
+        "Seconds between polls of a running sync.",
+        "airbyte.poll_interval_seconds",
+    ),
+    Variable(
+        "MLPLATFORM_AIRBYTE_SYNC_TIMEOUT",
+        "Seconds after which a sync is cancelled and its step fails.",
+        "airbyte.sync_timeout_seconds",
+    ),
+    Variable(
+        "MLPLATFORM_FEATURE_STORE",
+        "`feast` adds `online_features` (needs `uv sync --extra feast`).",
+        "feature_store",
+    ),
+    Variable(
+        "MLPLATFORM_FEAST_REPO",
+        "The Feast repository the platform writes and Feast's CLI reads.",
+        "feast.repo_path",
+    ),
+    Variable(
+        FEAST_REDIS_VAR,
+        "Feast's online store in this Redis (`host:port,db=N`); unset: SQLite in the repository.",
+        "feast.redis_connection",
+    ),
+    Variable(
+        "MLPLATFORM_SERVE_HOST", "Where `mlplatform serve` listens (`--host`).", "serving.host"
+    ),
+    Variable("MLPLATFORM_SERVE_PORT", "Its port (`--port`).", "serving.port"),
+    Variable(
+        "MLPLATFORM_SERVE_REFRESH_SECONDS",
+        "How often the service checks the `champion` alias.",
+        "serving.refresh_seconds",
+    ),
+    Variable(
+        "MLPLATFORM_SERVE_MAX_REQUEST_BYTES",
+        "The largest request body the service reads (413 above it).",
+        "serving.max_request_bytes",
+    ),
+    Variable("MLPLATFORM_EXECUTOR", "How a run's steps execute.", "executor"),
+    Variable(CELERY_BROKER_VAR, "The Celery broker (`celery` executor).", "celery_broker"),
+    Variable(
+        CELERY_BACKEND_VAR, "The Celery result backend (`celery` executor).", "celery_backend"
+    ),
+    Variable(TRACKING_URI_VAR, "MLflow tracking and registry.", "mlflow_tracking_uri"),
+    Variable(
+        "MLPLATFORM_MLFLOW_ARTIFACTS",
+        "The experiment's artifact location (a tracking server keeps its own).",
+        "mlflow_artifact_location",
+    ),
+    Variable(
+        "MLPLATFORM_MLFLOW_UI_URL",
+        "Base of the MLflow links in metadata and in `mlplatform summary`.",
+        "mlflow_ui_url",
+    ),
+    Variable(
+        "MLPLATFORM_TUNING_TRIALS",
+        "Finished optuna trials per study, over all workers.",
+        "tuning.n_trials",
+    ),
+    Variable(
+        "MLPLATFORM_TUNING_TIMEOUT",
+        "An optional ceiling in seconds on top of the trial count (results then depend on the "
+        "machine's load).",
+        "tuning.timeout_seconds",
+    ),
+    Variable(
+        "MLPLATFORM_TUNING_WORKERS",
+        "Processes tuning one study; more than one needs a shared storage such as Postgres.",
+        "tuning.workers",
+    ),
+    Variable("MLPLATFORM_SEED", "Seed of splits, sampler and models.", "tuning.seed"),
+    Variable(OPTUNA_STORAGE_VAR, "optuna's study storage (any RDB URL).", "tuning.storage"),
+    Variable(
+        "MLPLATFORM_TRAINING_WINDOW_MONTHS",
+        "Train on the newest N months only; unset: every month stored.",
+        "tuning.window_months",
+    ),
+    Variable(
+        "MLPLATFORM_KEEP_MODEL_VERSIONS",
+        "Model versions kept beside the champion and the previous champion.",
+        "retention.keep_model_versions",
+    ),
+    Variable(
+        "MLPLATFORM_RETENTION_DAYS",
+        "Runs, studies, reports and Dagster runs younger than this are kept.",
+        "retention.window_days",
+    ),
+    Variable(
+        SLACK_WEBHOOK_VAR, "Also post notifications to this Slack webhook.", "slack_webhook_url"
+    ),
+)

@@ -2,7 +2,7 @@
 
 The instance holds a champion and a drift report before the server starts; under `dagster dev`
 the daemon then runs the sensors as it would for a user. Screenshots land in docs/screenshots/
-for the README, so the pictures there are the ones these tests looked at.
+for the docs, so the pictures there are the ones these tests looked at.
 """
 
 from __future__ import annotations

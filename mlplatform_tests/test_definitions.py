@@ -149,24 +149,60 @@ def test_the_defs_folder_makes_no_environment_choice() -> None:
     run_python(GUARDED_DEFS_FOLDER)
 
 
-def definitions_listing(defs: Definitions) -> dict[str, list[str]]:
-    """Every asset, check, sensor (with its default status), schedule and job, by name."""
+def _summary(description: str | None) -> str:
+    """The first paragraph, on one line: what docs/reference/definitions.md shows."""
+    return " ".join((description or "").strip().split("\n\n")[0].split())
+
+
+def _partitioning(partitions_def) -> str | None:
+    """`Monthly` for a `MonthlyPartitionsDefinition`; None when unpartitioned."""
+    if partitions_def is None:
+        return None
+    return type(partitions_def).__name__.removesuffix("PartitionsDefinition")
+
+
+def definitions_listing(defs: Definitions) -> dict[str, dict]:
+    """Every asset, check, sensor, schedule and job: what the reference says of each."""
     graph = defs.resolve_asset_graph()
+    specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
     return {
-        "assets": sorted(key.to_user_string() for key in graph.get_all_asset_keys()),
-        "asset_checks": sorted(
-            f"{key.asset_key.to_user_string()}:{key.name}" for key in graph.asset_check_keys
-        ),
-        "sensors": sorted(
-            f"{sensor.name} ({sensor.default_status.value})" for sensor in defs.sensors or []
-        ),
-        "schedules": sorted(
-            f"{schedule.name} ({schedule.default_status.value})"
-            for schedule in defs.schedules or []
-        ),
-        "jobs": sorted(
-            job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__")
-        ),
+        "assets": {
+            key.to_user_string(): {
+                "group": spec.group_name,
+                "partitions": _partitioning(spec.partitions_def),
+                "upstream": sorted(dep.asset_key.to_user_string() for dep in spec.deps),
+                "kinds": sorted(spec.kinds),
+                "description": _summary(spec.description),
+            }
+            for key, spec in sorted(specs.items(), key=lambda item: item[0].to_user_string())
+        },
+        "asset_checks": {
+            f"{key.asset_key.to_user_string()}:{key.name}": {
+                "blocking": graph.get_check_spec(key).blocking,
+                "description": _summary(graph.get_check_spec(key).description),
+            }
+            for key in sorted(graph.asset_check_keys, key=lambda key: key.to_user_string())
+        },
+        "sensors": {
+            sensor.name: {
+                "default_status": sensor.default_status.value,
+                "description": _summary(sensor.description),
+            }
+            for sensor in sorted(defs.sensors or [], key=lambda sensor: sensor.name)
+        },
+        "schedules": {
+            schedule.name: {
+                "cron": schedule.cron_schedule,
+                "default_status": schedule.default_status.value,
+                "description": _summary(schedule.description),
+            }
+            for schedule in sorted(defs.schedules or [], key=lambda schedule: schedule.name)
+        },
+        "jobs": {
+            job.name: _summary(job.description)
+            for job in sorted(defs.resolve_all_job_defs(), key=lambda job: job.name)
+            if not job.name.startswith("__")
+        },
     }
 
 

@@ -10,7 +10,8 @@ import sys
 from dataclasses import asdict
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and option (the reference in docs/reference/cli.md is generated from it)."""
     parser = argparse.ArgumentParser(prog="mlplatform", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -50,8 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         "airbyte-state",
         help="read the Airbyte workspace from its API into the cached copy definitions load from",
     )
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args.host, args.port)
     if args.command == "airbyte-state":
