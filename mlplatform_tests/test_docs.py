@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,9 @@ from mlplatform_tests.support.webserver import free_port
 
 DOCS = PROJECT_ROOT / "docs"
 SNAPSHOT = PROJECT_ROOT / "mlplatform_tests" / "snapshots" / "definitions.json"
-RUNNABLE = re.compile(r"<!-- runnable -->\n```bash\n(.*?)\n```", re.DOTALL)
+# `<!-- runnable -->` before a bash block: run it, it must succeed. `<!-- runnable: serves URL -->`:
+# a server, started in the background until its page's blocks have run, once URL answers.
+RUNNABLE = re.compile(r"<!-- runnable(?:: serves (\S+))? -->\n```bash\n(.*?)\n```", re.DOTALL)
 # Pages whose runnable blocks run in this order (each builds on what the one before left).
 RUNNABLE_PAGES = (
     "README.md",
@@ -68,8 +72,16 @@ def cli_commands() -> list[str]:
     return list(subcommands.choices)
 
 
-def runnable_blocks(page: str) -> list[str]:
-    return RUNNABLE.findall((PROJECT_ROOT / page).read_text())
+@dataclass(frozen=True)
+class Block:
+    page: str
+    commands: str
+    serves: str | None  # the URL a server block answers on once it is up
+
+
+def runnable_blocks(page: str) -> list[Block]:
+    text = (PROJECT_ROOT / page).read_text()
+    return [Block(page, commands, url or None) for url, commands in RUNNABLE.findall(text)]
 
 
 def test_every_variable_read_is_in_the_reference_list() -> None:
@@ -155,7 +167,7 @@ def test_mkdocs_serve_shows_the_site(tmp_path: Path) -> None:
 def test_the_runnable_blocks_are_marked_where_expected() -> None:
     """The marker is what the next test runs: losing it would silently untest a page."""
     readme = runnable_blocks("README.md")
-    assert len(readme) == 1 and "uv run mlplatform summary" in readme[0]
+    assert len(readme) == 1 and "uv run mlplatform summary" in readme[0].commands
     for page in RUNNABLE_PAGES[1:]:
         assert runnable_blocks(page), f"{page}: no runnable block"
     marked = {
@@ -197,13 +209,14 @@ def clean_environment() -> dict[str, str]:
     return {**environ, **DOCS_ENVIRONMENT}
 
 
-def distinct_blocks() -> Iterator[tuple[str, str]]:
+def distinct_blocks() -> Iterator[Block]:
+    """The pages' blocks in order; one seen before (the README's, in the tutorial) runs once."""
     seen: set[str] = set()
     for page in RUNNABLE_PAGES:
         for block in runnable_blocks(page):
-            if block not in seen:
-                seen.add(block)
-                yield page, block
+            if block.commands not in seen:
+                seen.add(block.commands)
+                yield block
 
 
 @pytest.mark.slow
@@ -213,19 +226,30 @@ def test_the_runnable_commands_work_as_written(tmp_path: Path) -> None:
         pytest.skip("no python3 outside the virtualenv to run the README's install command")
     checkout = checkout_copy(tmp_path / "checkout")
     environ = clean_environment()
-    for page, block in distinct_blocks():
-        result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", block],
-            cwd=checkout,
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=BLOCK_TIMEOUT_SECONDS,
-        )
-        assert result.returncode == 0, (
-            f"{page}: this block failed ({result.returncode}):\n{block}\n"
-            f"--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}"
-        )
+    with ExitStack() as servers:
+        page = None
+        for block in distinct_blocks():
+            if block.page != page:
+                servers.close()  # a page's servers stop when its blocks have run
+                page = block.page
+            command = ["bash", "-euo", "pipefail", "-c", block.commands]
+            if block.serves:
+                log = tmp_path / f"server-{len(list(tmp_path.glob('server-*')))}.log"
+                server = servers.enter_context(background(command, environ, log, checkout))
+                wait_for_http(block.serves, server, log, timeout=BLOCK_TIMEOUT_SECONDS)
+                continue
+            result = subprocess.run(
+                command,
+                cwd=checkout,
+                env=environ,
+                capture_output=True,
+                text=True,
+                timeout=BLOCK_TIMEOUT_SECONDS,
+            )
+            assert result.returncode == 0, (
+                f"{block.page}: this block failed ({result.returncode}):\n{block.commands}\n"
+                f"--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}"
+            )
     # What the README promises the main command leaves behind.
     assert (checkout / ".mlplatform" / "warehouse.duckdb").exists()
     assert (checkout / "dbt_project" / "target" / "manifest.json").exists()
