@@ -51,8 +51,10 @@ def on_files(files: Files, config) -> Files:
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    for marker, render in GENERATORS.items():
-        markdown = markdown.replace(f"<!-- generated: {marker} -->", render())
+    for name, render in GENERATORS.items():
+        marker = f"<!-- generated: {name} -->"
+        if marker in markdown:
+            markdown = markdown.replace(marker, render())
     return markdown
 
 
@@ -75,13 +77,15 @@ def settings_table() -> str:
     home = str(defaults.home)
 
     def shown(value: Any) -> str:
+        """A default as a user would write it: paths under the home or the checkout relative."""
         if value is None:
             return "unset"
         if isinstance(value, bool):
             return f"`{int(value)}`"
-        text = str(value).replace(home, "$MLPLATFORM_HOME") if value != defaults.home else ""
-        text = text or str(Path(value).relative_to(PROJECT_ROOT))
-        return f"`{text.replace(str(PROJECT_ROOT) + '/', '')}`"
+        if value == defaults.home:
+            return f"`{defaults.home.relative_to(PROJECT_ROOT)}`"
+        text = str(value).replace(home, "$MLPLATFORM_HOME").replace(f"{PROJECT_ROOT}/", "")
+        return f"`{text}`"
 
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for variable in VARIABLES:
@@ -102,22 +106,13 @@ def settings_table() -> str:
 
 
 def cli_reference() -> str:
-    import argparse
+    from mlplatform.cli import build_parser, commands
 
-    from mlplatform.cli import build_parser
-
-    parser = build_parser()
-    (subcommands,) = (
-        action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+    return "\n\n".join(
+        f"## `mlplatform {name}`\n\n{summary[0].upper()}{summary[1:]}.\n\n"
+        f"```text\n{command.format_help().strip()}\n```"
+        for name, (summary, command) in commands(build_parser()).items()
     )
-    helps = {choice.dest: choice.help for choice in subcommands._choices_actions}
-    sections = []
-    for name, command in subcommands.choices.items():
-        sections.append(
-            f"## `mlplatform {name}`\n\n{helps[name][0].upper()}{helps[name][1:]}.\n\n"
-            f"```text\n{command.format_help().strip()}\n```"
-        )
-    return "\n\n".join(sections)
 
 
 # --- definitions ------------------------------------------------------------------------------
@@ -241,10 +236,10 @@ def _indent_commands(text: str) -> str:
 
 def _results_section(path: Path) -> str:
     data = json.loads(path.read_text())
-    commit = data.get("commit") if isinstance(data, dict) else None
+    commit = data.get("commit")
     measured = f"measured at commit `{commit}`" if commit else "no commit recorded"
     parts = [f"## `bench/results/{path.name}`", f"*{measured}*"]
-    if isinstance(data, dict) and data.get("verdicts"):
+    if data.get("verdicts"):
         parts.append(_verdicts_table(data["verdicts"]))
     table = path.with_suffix(".md")
     if table.exists():

@@ -177,11 +177,14 @@ def definitions_listing(defs: Definitions) -> dict[str, dict]:
             for key, spec in sorted(specs.items(), key=lambda item: item[0].to_user_string())
         },
         "asset_checks": {
-            f"{key.asset_key.to_user_string()}:{key.name}": {
-                "blocking": graph.get_check_spec(key).blocking,
-                "description": _summary(graph.get_check_spec(key).description),
+            f"{spec.asset_key.to_user_string()}:{spec.name}": {
+                "blocking": spec.blocking,
+                "description": _summary(spec.description),
             }
-            for key in sorted(graph.asset_check_keys, key=lambda key: key.to_user_string())
+            for spec in sorted(
+                map(graph.get_check_spec, graph.asset_check_keys),
+                key=lambda spec: spec.key.to_user_string(),
+            )
         },
         "sensors": {
             sensor.name: {

@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 
 from mlplatform.cli import build_parser
+from mlplatform.cli import commands as cli_commands
 from mlplatform.settings import PROJECT_ROOT, VARIABLES, Settings
 from mlplatform_tests.support.commands import BIN
 from mlplatform_tests.support.services import background, wait_for_http
 from mlplatform_tests.support.webserver import free_port
+from mlplatform_tests.test_definitions import SNAPSHOT
 
 DOCS = PROJECT_ROOT / "docs"
-SNAPSHOT = PROJECT_ROOT / "mlplatform_tests" / "snapshots" / "definitions.json"
 # `<!-- runnable -->` before a bash block: run it, it must succeed. `<!-- runnable: serves URL -->`:
 # a server, started in the background until its page's blocks have run, once URL answers.
 RUNNABLE = re.compile(r"<!-- runnable(?:: serves (\S+))? -->\n```bash\n(.*?)\n```", re.DOTALL)
@@ -64,12 +65,6 @@ def variables_read() -> set[str]:
     environ = RecordingEnviron()
     Settings.from_env(environ)
     return set(environ.asked)
-
-
-def cli_commands() -> list[str]:
-    parser = build_parser()
-    (subcommands,) = (action for action in parser._actions if action.dest == "command")
-    return list(subcommands.choices)
 
 
 @dataclass(frozen=True)
@@ -126,7 +121,7 @@ def test_the_settings_reference_names_every_variable(site: Path) -> None:
 
 def test_the_cli_reference_names_every_command_and_option(site: Path) -> None:
     cli_page = page_text(site, "reference/cli")
-    commands = cli_commands()
+    commands = list(cli_commands(build_parser()))
     assert {"predict", "serve", "summary", "recover", "prune"} <= set(commands)
     missing = [command for command in commands if f"usage: mlplatform {command}" not in cli_page]
     assert missing == []
@@ -222,19 +217,19 @@ def distinct_blocks() -> Iterator[Block]:
 @pytest.mark.slow
 def test_the_runnable_commands_work_as_written(tmp_path: Path) -> None:
     """README first (it installs and materializes), then the pages in order, in one checkout."""
-    if shutil.which("python3", path=clean_environment()["PATH"]) is None:
+    environ = clean_environment()
+    if shutil.which("python3", path=environ["PATH"]) is None:
         pytest.skip("no python3 outside the virtualenv to run the README's install command")
     checkout = checkout_copy(tmp_path / "checkout")
-    environ = clean_environment()
     with ExitStack() as servers:
         page = None
-        for block in distinct_blocks():
+        for index, block in enumerate(distinct_blocks()):
             if block.page != page:
                 servers.close()  # a page's servers stop when its blocks have run
                 page = block.page
             command = ["bash", "-euo", "pipefail", "-c", block.commands]
             if block.serves:
-                log = tmp_path / f"server-{len(list(tmp_path.glob('server-*')))}.log"
+                log = tmp_path / f"server-{index}.log"
                 server = servers.enter_context(background(command, environ, log, checkout))
                 wait_for_http(block.serves, server, log, timeout=BLOCK_TIMEOUT_SECONDS)
                 continue

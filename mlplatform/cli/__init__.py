@@ -54,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def commands(parser: argparse.ArgumentParser) -> dict[str, tuple[str, argparse.ArgumentParser]]:
+    """Each command of `parser`: its one-line help and its own parser."""
+    (subcommands,) = (
+        action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+    )
+    helps = {choice.dest: choice.help for choice in subcommands._choices_actions}
+    return {name: (helps[name], command) for name, command in subcommands.choices.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
